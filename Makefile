@@ -1,0 +1,34 @@
+# Every command the README uses. `make run` and `make test` set up .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: setup run test lint demo clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian run: apt-get install python3-venv" >&2; exit 1; }
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP)
+
+## Start the product (for now: the command-line report on the built-in demo data).
+run: $(STAMP)
+	$(BIN)/python -m analysis report --demo
+
+## Lint, then the whole test suite.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## Write 1M demo rows to data/demo.parquet.
+demo: $(STAMP)
+	$(BIN)/python -m analysis demo --rows 1000000 --out data/demo.parquet
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
