@@ -14,6 +14,7 @@ Columns are recognised by name (UCI Online Retail, Online Retail II and generic 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -51,8 +52,8 @@ class Dataset:
     """A loaded, normalised table and what was learnt about it.
 
     ``frame``: canonical transactions (``line_items`` / ``orders``) with the columns of
-    :mod:`analysis.schema`, or for ``customers`` one row per customer with ``customer_id`` (and ``amount``
-    for total spend when found) plus the file's other columns under their own names.
+    :mod:`analysis.schema`, or for ``customers`` one row per customer with ``customer_id`` first and the
+    file's other columns under their own names (``mapping["amount"]`` names the spend column, if found).
     """
 
     frame: pd.DataFrame
@@ -238,13 +239,12 @@ def _normalize_customers(raw: pd.DataFrame, mapping: dict[str, str], source: str
     out = out.drop(columns=[id_col])
     kept = {S.CUSTOMER_ID: id_col}
     if S.AMOUNT in mapping:
+        # The spend column keeps its own name (users pick features by it); the mapping says which it is.
         col = mapping[S.AMOUNT]
-        values = _parse_numbers(raw[col], col, source)
-        out = out.drop(columns=[col])
-        out.insert(1, S.AMOUNT, values)
+        out[col] = _parse_numbers(raw[col], col, source)
         kept[S.AMOUNT] = col
     for col in out.columns:
-        if col in (S.CUSTOMER_ID, S.AMOUNT):
+        if col in kept.values() or col == S.CUSTOMER_ID:
             continue
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             lowered = out[col].astype("string").str.strip().str.lower()
@@ -305,22 +305,26 @@ def _parse_dates(values: pd.Series, column: str, source: str) -> pd.Series:
     else:
         text = values if pd.api.types.is_string_dtype(values) else values.astype("str").where(values.notna())
         out = None
-        for kwargs in ({"format": "ISO8601"}, {}, {"dayfirst": True}, {"format": "mixed"}):
-            try:
-                out = pd.to_datetime(text, errors="raise", **kwargs)
-                break
-            except (ValueError, TypeError, OverflowError):
-                continue
-        if out is None:
-            out = pd.to_datetime(text, errors="coerce", format="mixed")
-            count, row, value = _first_bad(text, out)
-            raise AnalysisError(
-                f"Column '{column}' of {source} has {count:,} values that are not dates, first at data row "
-                f"{row}: {value!r}.",
-                file=source,
-                column=column,
-                row=row,
-            )
+        attempts = ({"format": "ISO8601"}, {"format": "ISO8601", "utc": True}, {}, {"dayfirst": True},
+                    {"format": "mixed"}, {"format": "mixed", "utc": True})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pandas' "could not infer format" chatter
+            for kwargs in attempts:
+                try:
+                    out = pd.to_datetime(text, errors="raise", **kwargs)
+                    break
+                except (ValueError, TypeError, OverflowError):
+                    continue
+            if out is None:
+                out = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+                count, row, value = _first_bad(text, out)
+                raise AnalysisError(
+                    f"Column '{column}' of {source} has {count:,} values that are not dates, first at data row "
+                    f"{row}: {value!r}.",
+                    file=source,
+                    column=column,
+                    row=row,
+                )
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
     return out.astype("datetime64[ns]")

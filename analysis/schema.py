@@ -18,8 +18,8 @@ description string (optional)           product description
 country    string (optional)            customer country
 ========== ============================ ==================================================
 
-A customer-level table (one row per customer) keeps its own column names, with the id column
-renamed to ``customer_id`` and the spend column (if any) renamed to ``amount``.
+A customer-level table (one row per customer) keeps its own column names, with the id column renamed to
+``customer_id``; the dataset's mapping names its spend column (role ``amount``), if it has one.
 """
 
 from __future__ import annotations
