@@ -108,7 +108,9 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
     except ValueError as exc:
         raise AnalysisError(f"File '{name}': {_short(exc)}.", file=name) from exc
     except Exception as exc:
-        raise AnalysisError(f"File '{name}' could not be read as an Excel workbook ({_short(exc)}).", file=name) from exc
+        raise AnalysisError(
+            f"File '{name}' could not be read as an Excel workbook ({_short(exc)}).", file=name
+        ) from exc
 
 
 def _decode(head: bytes, name: str) -> tuple[str, str]:

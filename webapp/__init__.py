@@ -1,1 +1,4 @@
-"""Dash web app (pages, figure builders, job client). Built by the dashboard issue; imports workers, never analysis internals."""
+"""Dash web app: pages, figure builders and the job client.
+
+Built by the dashboard issue; it talks to workers through their client facade, never to analysis internals.
+"""
