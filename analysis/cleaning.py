@@ -51,7 +51,9 @@ def _missing_customer(tx: pd.DataFrame) -> np.ndarray:
 
 
 def _prefix(tx: pd.DataFrame, letter: str) -> np.ndarray:
-    return tx[S.ORDER_ID].str.upper().str.startswith(letter).fillna(False).to_numpy(dtype=bool)
+    """Order ids made of ``letter`` followed by a digit (``C536379``); ``CA-2016-1`` or ``Customer 7`` don't match."""
+    pattern = f"^[{letter}{letter.lower()}][0-9]"
+    return tx[S.ORDER_ID].str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
 
 
 def _cancellations(tx: pd.DataFrame) -> np.ndarray:
@@ -109,9 +111,9 @@ RULES: tuple[Rule, ...] = (
          "infinite amount.", True, _missing_values),
     Rule("missing_customer_id", "Missing customer id", "Guest orders: rows without a customer id cannot be "
          "attributed to a customer.", True, _missing_customer),
-    Rule("cancellations", "Cancellations", "Invoices starting with C cancel earlier purchases.", True,
+    Rule("cancellations", "Cancellations", "Invoices numbered C + digits cancel earlier purchases.", True,
          _cancellations),
-    Rule("bad_debt", "Adjust bad debt", "Accounting entries (invoices starting with A, 'Adjust bad debt').",
+    Rule("bad_debt", "Adjust bad debt", "Accounting entries (invoices A + digits, 'Adjust bad debt').",
          True, _bad_debt),
     Rule("non_positive_quantity", "Returns / non-positive quantity", "Lines with quantity 0 or below "
          "(returns, corrections).", True, _non_positive_quantity),

@@ -193,7 +193,8 @@ def _normalize_transactions(raw: pd.DataFrame, mapping: dict[str, str], source: 
         out[S.ORDER_ID] = _id_text(raw[mapping[S.ORDER_ID]])
     else:
         day = out[S.ORDER_DATE].dt.strftime("%Y-%m-%d")
-        out[S.ORDER_ID] = out[S.CUSTOMER_ID].fillna("guest") + "|" + day.fillna("")
+        # Date first, so that no customer id can make it look like a cancellation (C...) or adjustment (A...).
+        out[S.ORDER_ID] = day.fillna("") + "|" + out[S.CUSTOMER_ID].fillna("guest")
         notes.append(ORDER_IS_CUSTOMER_DAY)
     for role in (S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY):
         if role in mapping:

@@ -7,7 +7,7 @@ column     dtype                        meaning
 ========== ============================ ==================================================
 order_id   string                       invoice / order id; a leading ``C`` marks a
                                         cancellation, ``A`` a bad-debt adjustment. When the
-                                        file has no order id it is ``<customer>|<YYYY-MM-DD>``
+                                        file has no order id it is ``<YYYY-MM-DD>|<customer>``
 customer_id string (may be missing)     customer id as text (``17850``, never ``17850.0``)
 order_date datetime64 (naive)           time of the order
 quantity   float64                      units on the line (1.0 when the file has amounts only)

@@ -124,3 +124,12 @@ def test_real_data_giant_orders_belong_to_the_known_buyers(online_retail_prepare
     mask = cancelled_giant_purchases(tx)
     assert sorted(tx.loc[mask, S.CUSTOMER_ID]) == ["12346", "16446"]
     assert sorted(tx.loc[mask, S.QUANTITY]) == [74215.0, 80995.0]
+
+
+def test_prefix_rules_need_a_letter_then_digits():
+    tx = _tx().iloc[[0, 0, 0, 0]].reset_index(drop=True)
+    tx[S.ORDER_ID] = ["C536379", "CA-2016-152156", "2024-01-01|Cust9", "a563185"]
+    result = clean_transactions(tx, rules={"duplicates": False})
+    rules = _by_name(result.report)
+    assert rules["cancellations"].rows_matched == 1
+    assert rules["bad_debt"].rows_matched == 1

@@ -70,7 +70,7 @@ def test_amount_only_without_order_id_makes_customer_day_orders():
     ds = normalize(raw, source="orders.csv")
     assert ds.shape == S.ORDERS
     assert ORDER_IS_CUSTOMER_DAY in ds.notes
-    assert ds.frame[S.ORDER_ID].tolist() == ["a|2024-03-01", "a|2024-03-01", "a|2024-03-02", "b|2024-03-01"]
+    assert ds.frame[S.ORDER_ID].tolist() == ["2024-03-01|a", "2024-03-01|a", "2024-03-02|a", "2024-03-01|b"]
     assert ds.frame[S.AMOUNT].tolist() == [1200.5, 10.0, -5.0, 7.25]
     assert ds.frame[S.QUANTITY].tolist() == [1.0, 1.0, -1.0, 1.0]  # a refund counts as a return
 

@@ -1,0 +1,247 @@
+"""The product's questions end to end, as functions of already-loaded data.
+
+This is the single entry point the command line, the Celery workers and tests call: load -> normalise ->
+clean -> describe / features -> sweep / segment. Each step is a pure function of its inputs; nothing here
+reads global state. File reading itself lives in :mod:`analysis.loading`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import schema as S
+from analysis.cleaning import CleanResult, QualityReport, clean_transactions
+from analysis.clustering import check_k, fit_kmeans, sweep_k
+from analysis.describe import describe_customers, describe_transactions
+from analysis.errors import AnalysisError
+from analysis.features import FeatureMatrix, customer_features, customer_level_features, transform_features
+from analysis.insights import segment_advice
+from analysis.loading import read_table
+from analysis.normalize import Dataset, normalize
+from analysis.outliers import find_outliers
+from analysis.rfm import rfm_crosstab, rfm_scores
+from analysis.segments import SegmentProfiles, profile_segments
+
+DEMO_NAME = "demo"
+DEMO_ROWS = 200_000
+DEMO_SEED = 0
+
+
+def load_dataset(
+    path: str | Path, *, mapping: Mapping[str, str] | None = None, sheet: str | int | None = 0
+) -> Dataset:
+    """Read and normalise a file. ``path == "demo"`` gives the built-in demo data (see :func:`demo_dataset`)."""
+    if str(path) == DEMO_NAME:
+        return demo_dataset()
+    raw = read_table(path, sheet=sheet)
+    return normalize(raw, mapping=mapping, source=Path(path).name)
+
+
+def demo_dataset(rows: int = DEMO_ROWS, *, seed: int = DEMO_SEED) -> Dataset:
+    """The built-in demo transactions (synthetic, deterministic by ``seed``), normalised."""
+    from analysis.demo import generate_transactions
+
+    demo = generate_transactions(rows, seed=seed)
+    return normalize(demo.transactions, source=f"demo data ({rows:,} rows, seed {seed})")
+
+
+@dataclass
+class Prepared:
+    """A dataset after cleaning: what every later step starts from.
+
+    ``table``: clean canonical transactions, or the customer-level table (one row per customer).
+    ``returns``: return / cancellation lines with a customer id (transactions only; empty otherwise).
+    ``as_of``: the reference date for recency and tenure (transactions only).
+    """
+
+    dataset: Dataset
+    table: pd.DataFrame
+    returns: pd.DataFrame
+    quality: QualityReport | None
+    as_of: pd.Timestamp | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_customer_level(self) -> bool:
+        return self.dataset.shape == S.CUSTOMERS
+
+
+def prepare(
+    dataset: Dataset, *, rules: Mapping[str, bool] | None = None, as_of: str | pd.Timestamp | None = None
+) -> Prepared:
+    """Clean a dataset and fix the as-of date.
+
+    ``as_of`` defaults to midnight after the last clean order (so the latest buyer has recency < 1 day).
+    An explicit ``as_of`` before the last order raises :class:`AnalysisError`.
+    """
+    if dataset.shape == S.CUSTOMERS:
+        return Prepared(dataset, dataset.frame, pd.DataFrame(columns=[S.CUSTOMER_ID, S.AMOUNT]), None, None,
+                        list(dataset.notes))
+    result: CleanResult = clean_transactions(dataset.frame, rules=rules)
+    last = result.clean[S.ORDER_DATE].max()
+    if as_of is None:
+        reference = last.normalize() + pd.Timedelta(days=1)
+    else:
+        try:
+            reference = pd.Timestamp(as_of)
+        except (ValueError, TypeError) as exc:
+            raise AnalysisError(f"As-of date '{as_of}' is not a date (use YYYY-MM-DD).") from exc
+        if reference < last:
+            raise AnalysisError(
+                f"As-of date {reference:%Y-%m-%d %H:%M} is before the last order ({last:%Y-%m-%d %H:%M}); "
+                "recency would be negative."
+            )
+    return Prepared(dataset, result.clean, result.returns, result.report, reference, list(dataset.notes))
+
+
+def describe(prepared: Prepared) -> dict:
+    """The data-quality report and every descriptive statistic, JSON-ready.
+
+    Keys: ``dataset``, ``quality`` (None for customer-level files), ``as_of``, then the keys of
+    :func:`analysis.describe.describe_transactions` / :func:`analysis.describe.describe_customers`.
+    """
+    ds = prepared.dataset
+    out: dict = {
+        "dataset": ds.info(),
+        "quality": prepared.quality.to_dict() if prepared.quality else None,
+        "as_of": prepared.as_of.isoformat() if prepared.as_of is not None else None,
+    }
+    if prepared.is_customer_level:
+        out.update(describe_customers(prepared.table, spend_col=ds.mapping.get(S.AMOUNT, S.AMOUNT)))
+    else:
+        out.update(describe_transactions(prepared.table))
+    return out
+
+
+def default_feature_names(prepared: Prepared) -> list[str]:
+    """Recency, frequency, monetary for transactions; every numeric column for customer-level files."""
+    if prepared.is_customer_level:
+        return list(customer_level_features(prepared.table).columns)
+    return list(S.DEFAULT_FEATURES)
+
+
+def build_features(prepared: Prepared, features: Sequence[str] | None = None) -> pd.DataFrame:
+    """Raw per-customer features (rows: customers, index ``customer_id``; columns: ``features``)."""
+    names = list(features) if features else default_feature_names(prepared)
+    if prepared.is_customer_level:
+        return customer_level_features(prepared.table, columns=names)
+    returns = prepared.returns if S.RETURN_RATE in names else None
+    return customer_features(prepared.table, as_of=prepared.as_of, features=names, returns=returns)
+
+
+@dataclass
+class FeatureSet:
+    raw: pd.DataFrame  # customers x features, original units
+    matrix: FeatureMatrix  # transformed and scaled values used for clustering
+
+
+def feature_set(
+    prepared: Prepared,
+    features: Sequence[str] | None = None,
+    *,
+    log: str | Sequence[str] | None = "auto",
+    scaling: str = "standard",
+) -> FeatureSet:
+    """Raw features plus the transformed matrix K-means sees."""
+    raw = build_features(prepared, features)
+    if len(raw) < 2:
+        raise AnalysisError(
+            f"Only {len(raw)} customer in the data after cleaning; segmentation needs at least two customers."
+        )
+    return FeatureSet(raw=raw, matrix=transform_features(raw, log=log, scaling=scaling))
+
+
+def sweep(fs: FeatureSet, k_values: Sequence[int], *, random_state: int = 0, n_init: int = 10,
+          stability_seeds: int = 3, silhouette_sample_size: int = 10_000) -> dict:
+    """Score every k and recommend one. JSON-ready: ``features``, ``points``, ``recommendation``, ..."""
+    result = sweep_k(
+        fs.matrix.values,
+        list(k_values),
+        random_state=random_state,
+        n_init=n_init,
+        stability_seeds=stability_seeds,
+        silhouette_sample_size=silhouette_sample_size,
+    )
+    return {"features": fs.matrix.to_dict(), "random_state": random_state, "n_init": n_init,
+            "stability_seeds": stability_seeds, **result.to_dict()}
+
+
+@dataclass
+class Segmentation:
+    """K-means at one k and everything derived from it."""
+
+    k: int
+    membership: pd.DataFrame  # index customer_id: segment, segment_name, features..., rfm_segment
+    profiles: SegmentProfiles
+    advice: dict
+    outliers: pd.DataFrame
+    crosstab: pd.DataFrame | None
+    inertia: float
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no per-customer rows): k, inertia, profiles, advice, outliers, crosstab."""
+        return {
+            "k": self.k,
+            "inertia": float(self.inertia),
+            "profiles": self.profiles.to_dict(),
+            "advice": {str(k): v for k, v in self.advice.items()},
+            "outliers": _records(self.outliers.reset_index()),
+            "rfm_crosstab": None if self.crosstab is None else {
+                "rows": [str(i) for i in self.crosstab.index],
+                "columns": [str(c) for c in self.crosstab.columns],
+                "counts": self.crosstab.to_numpy().astype(int).tolist(),
+            },
+        }
+
+
+def segment(fs: FeatureSet, k: int, *, random_state: int = 0, n_init: int = 10) -> Segmentation:
+    """K-means at ``k`` on the transformed features; named profiles, RFM cross-tab, outliers and advice."""
+    values = fs.matrix.values
+    check_k(values.to_numpy(dtype=float), k)
+    km = fit_kmeans(values, k, random_state=random_state, n_init=n_init)
+    labels = pd.Series(km.labels, index=fs.raw.index, name="segment")
+    profiles = profile_segments(fs.raw, labels)
+    names = profiles.names
+    membership = fs.raw.copy()
+    membership.insert(0, "segment", labels.astype(int))
+    membership.insert(1, "segment_name", labels.map(names))
+    crosstab = None
+    if {S.RECENCY, S.FREQUENCY, S.MONETARY} <= set(fs.raw.columns):
+        rfm = rfm_scores(fs.raw, recency_col=S.RECENCY, frequency_col=S.FREQUENCY, monetary_col=S.MONETARY)
+        membership["rfm_segment"] = rfm["rfm_segment"]
+        crosstab = rfm_crosstab(rfm["rfm_segment"], labels, names=names)
+    outliers = find_outliers(fs.raw)
+    return Segmentation(
+        k=k,
+        membership=membership,
+        profiles=profiles,
+        advice=segment_advice(profiles),
+        outliers=outliers,
+        crosstab=crosstab,
+        inertia=km.inertia,
+    )
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """DataFrame rows as JSON-ready dicts (numpy scalars to Python, NaN to None)."""
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append({str(k): _plain(v) for k, v in row.items()})
+    return out
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if value is pd.NA:
+        return None
+    return value

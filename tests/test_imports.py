@@ -1,0 +1,31 @@
+"""Imports point one way: webapp -> workers -> analysis. analysis imports no web or queue code."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FORBIDDEN = ("dash", "celery", "redis", "flask", "kombu")
+
+
+def test_analysis_imports_no_web_or_queue_code():
+    modules = sorted(p.stem for p in (REPO / "analysis").glob("*.py") if p.stem != "__main__")
+    code = (
+        "import sys\n"
+        + "".join(f"import analysis.{m}\n" for m in modules if m != "__init__")
+        + f"bad = sorted({{m.split('.')[0] for m in sys.modules}} & set({FORBIDDEN!r}))\n"
+        + "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"analysis imported {out.stdout.strip()}"
+    assert len(modules) >= 15  # every module was imported, not an empty list
+
+
+def test_no_forbidden_import_statements_in_source():
+    offenders = []
+    for path in (REPO / "analysis").glob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            words = line.strip().replace(",", " ").split()
+            if len(words) >= 2 and words[0] in ("import", "from") and words[1].split(".")[0] in FORBIDDEN:
+                offenders.append(f"{path.name}: {line.strip()}")
+    assert offenders == []
