@@ -16,7 +16,7 @@ setup: $(STAMP)
 
 ## Start the product (for now: the command-line report on the built-in demo data).
 run: $(STAMP)
-	$(BIN)/python -m analysis report --demo
+	$(BIN)/python -m analysis report demo
 
 ## Lint, then the whole test suite.
 test: $(STAMP)

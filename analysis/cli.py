@@ -126,7 +126,7 @@ def cmd_sweep(args) -> None:
 def cmd_segment(args) -> None:
     prepared = _prepared(args)
     fs = pipeline.feature_set(prepared, _features(args.features), log=_log_option(args.log), scaling=args.scaling)
-    seg = pipeline.segment(fs, args.k, random_state=args.seed, n_init=args.n_init)
+    seg = pipeline.segment(fs, args.k, random_state=args.seed, n_init=args.n_init, prepared=prepared)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {"dataset": prepared.dataset.info(), "features": fs.matrix.to_dict(), **seg.to_dict()}
@@ -145,7 +145,7 @@ def cmd_report(args) -> None:
     fs = pipeline.feature_set(prepared, _features(args.features), log=_log_option(args.log), scaling=args.scaling)
     sweep = pipeline.sweep(fs, parse_k_range(args.k), random_state=args.seed)
     print(format_sweep(sweep))
-    seg = pipeline.segment(fs, sweep["recommendation"]["k"], random_state=args.seed)
+    seg = pipeline.segment(fs, sweep["recommendation"]["k"], random_state=args.seed, prepared=prepared)
     print(format_segments(seg))
 
 

@@ -7,6 +7,7 @@ reads global state. File reading itself lives in :mod:`analysis.loading`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,8 +200,33 @@ class Segmentation:
         }
 
 
-def segment(fs: FeatureSet, k: int, *, random_state: int = 0, n_init: int = 10) -> Segmentation:
-    """K-means at ``k`` on the transformed features; named profiles, RFM cross-tab, outliers and advice."""
+# Columns that measure time since something: a long-lapsed customer is not an "unusual" customer.
+_TIME_SINCE = re.compile(r"recency|tenure|days|since|last", re.IGNORECASE)
+OUTLIER_FEATURES = (S.MONETARY, S.FREQUENCY, S.AVG_ORDER_VALUE)
+
+
+def outlier_features(raw: pd.DataFrame, prepared: Prepared | None = None) -> pd.DataFrame:
+    """The behaviour columns outliers are looked for in (customers x columns, original units).
+
+    Transactions: spend, order count and average order value (computed here if the clustering did not use
+    them). Customer-level files: the chosen features except time-since columns (recency, days since ...).
+    """
+    if prepared is not None and not prepared.is_customer_level:
+        missing = [f for f in OUTLIER_FEATURES if f not in raw.columns]
+        extra = build_features(prepared, missing) if missing else None
+        table = raw if extra is None else raw.join(extra)
+        return table[list(OUTLIER_FEATURES)]
+    keep = [c for c in raw.columns if not _TIME_SINCE.search(str(c))]
+    return raw[keep or list(raw.columns)]
+
+
+def segment(fs: FeatureSet, k: int, *, random_state: int = 0, n_init: int = 10,
+            prepared: Prepared | None = None) -> Segmentation:
+    """K-means at ``k`` on the transformed features; named profiles, RFM cross-tab, outliers and advice.
+
+    ``prepared`` (the data the features came from) lets outliers use spend, frequency and average order
+    value even when the clustering features do not include them.
+    """
     values = fs.matrix.values
     check_k(values.to_numpy(dtype=float), k)
     km = fit_kmeans(values, k, random_state=random_state, n_init=n_init)
@@ -215,7 +241,7 @@ def segment(fs: FeatureSet, k: int, *, random_state: int = 0, n_init: int = 10) 
         rfm = rfm_scores(fs.raw, recency_col=S.RECENCY, frequency_col=S.FREQUENCY, monetary_col=S.MONETARY)
         membership["rfm_segment"] = rfm["rfm_segment"]
         crosstab = rfm_crosstab(rfm["rfm_segment"], labels, names=names)
-    outliers = find_outliers(fs.raw)
+    outliers = find_outliers(outlier_features(fs.raw, prepared))
     return Segmentation(
         k=k,
         membership=membership,

@@ -38,7 +38,7 @@ def test_online_retail_features_and_segments(online_retail_prepared):
     assert fs.raw[S.FREQUENCY].sum() == 18_532
     assert round(fs.raw[S.MONETARY].sum(), 2) == 8_911_407.90
     assert fs.raw[S.RECENCY].min() >= 0
-    seg = pipeline.segment(fs, 4, random_state=0)
+    seg = pipeline.segment(fs, 4, random_state=0, prepared=online_retail_prepared)
     assert seg.membership["segment"].nunique() == 4
     assert seg.profiles.table["name"].nunique() == 4
     assert seg.profiles.table["size"].sum() == 4_338
