@@ -34,13 +34,29 @@ DEMO_SEED = 0
 
 
 def load_dataset(
-    path: str | Path, *, mapping: Mapping[str, str] | None = None, sheet: str | int | None = 0
+    path: str | Path,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    sheet: str | int | None = 0,
+    name: str | None = None,
 ) -> Dataset:
-    """Read and normalise a file. ``path == "demo"`` gives the built-in demo data (see :func:`demo_dataset`)."""
+    """Read and normalise a file. ``path == "demo"`` gives the built-in demo data (see :func:`demo_dataset`).
+
+    ``name`` is what messages call the file (default: its file name), e.g. the name an upload had.
+    """
     if str(path) == DEMO_NAME:
         return demo_dataset()
-    raw = read_table(path, sheet=sheet)
-    return normalize(raw, mapping=mapping, source=Path(path).name)
+    raw = read_table(path, sheet=sheet) if name is None else _read_as(path, name, sheet)
+    return normalize(raw, mapping=mapping, source=name or Path(path).name)
+
+
+def _read_as(path: str | Path, name: str, sheet: str | int | None) -> pd.DataFrame:
+    """read_table with errors naming ``name`` instead of the stored file's name."""
+    try:
+        return read_table(path, sheet=sheet)
+    except AnalysisError as exc:
+        stored = Path(path).name
+        raise AnalysisError(exc.message.replace(stored, name), file=name, column=exc.column, row=exc.row) from exc
 
 
 def demo_dataset(rows: int = DEMO_ROWS, *, seed: int = DEMO_SEED) -> Dataset:

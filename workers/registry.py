@@ -1,0 +1,277 @@
+"""Job and dataset records in Redis: the one status contract shared by web and workers.
+
+Keys (all under ``seg:``):
+
+* ``job:<id>``: hash, one record per job (see :data:`JOB_FIELDS`);
+* ``jobs:<team>``: sorted set of the team's job ids by creation time (newest first when listed);
+* ``jobkey:<team>:<request hash>``: the job that answers a request (same dataset + normalised parameters);
+* ``job:<id>:parts``: hash of finished sweep parts (k -> JSON metrics);
+* ``result:<id>:<name>``: JSON results;
+* ``dataset:<team>:<id>`` and ``datasets:<team>``: dataset metadata and the team's list.
+
+Status moves ``queued -> running -> done | failed | cancelled``; the three last are final, enforced by a Lua
+script so that a late or redelivered task can never undo a cancel or a failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from workers.config import KEY_PREFIX
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
+FINAL = frozenset({DONE, FAILED, CANCELLED})
+KINDS = ("ingest", "describe", "cluster", "sweep")
+JOB_FIELDS = (
+    "id", "kind", "params", "dataset_id", "owner", "team", "status", "progress_done", "progress_total",
+    "message", "created", "started", "finished", "updated", "error", "result_keys", "request_key", "attempts",
+)
+
+# Move a job to a new status unless it is already final. ARGV: new status, allowed current statuses
+# (comma-separated, "" = any non-final), then field/value pairs to set with it. Returns 1 if moved.
+_TRANSITION = """
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return -1 end
+if cur == 'done' or cur == 'failed' or cur == 'cancelled' then return 0 end
+if ARGV[2] ~= '' then
+  local ok = false
+  for s in string.gmatch(ARGV[2], '[^,]+') do if s == cur then ok = true end end
+  if not ok then return 0 end
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
+def connect(url: str) -> redis.Redis:
+    """A Redis client that rides out a restart of the server (retries for about a minute)."""
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=40),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        socket_connect_timeout=5,
+        socket_timeout=30,
+        health_check_interval=10,
+    )
+
+
+def request_key(kind: str, dataset_id: str, params: dict) -> str:
+    """Hash of a normalised request: the same dataset and parameters give the same key."""
+    text = json.dumps({"kind": kind, "dataset": dataset_id, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _k(*parts: str) -> str:
+    return KEY_PREFIX + ":".join(parts)
+
+
+def part_task_id(job_id: str, k: int) -> str:
+    """Celery task id of a sweep part: known to everyone, so parts can be revoked without a lookup."""
+    return f"{job_id}-k{k}"
+
+
+def job_key(job_id: str) -> str:
+    return _k("job", job_id)
+
+
+class Registry:
+    """Job and dataset records. Every method is a few Redis commands; no caching, no process state."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.r = client
+        self._transition = client.register_script(_TRANSITION)
+
+    # ---- jobs ------------------------------------------------------------------------------------------------
+
+    def create_job(self, *, kind: str, dataset_id: str, params: dict, owner: str, team: str,
+                   total: int = 1) -> tuple[dict, bool]:
+        """Create a queued job, or return the live one answering the same request.
+
+        Returns ``(job, created)``. A request whose earlier job failed or was cancelled gets a new job.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown job kind {kind!r}")
+        rkey = request_key(kind, dataset_id, params)
+        pointer = _k("jobkey", team, rkey)
+        job_id = uuid.uuid4().hex[:16]
+        # Claim the request atomically; if someone else holds it, reuse their job unless it ended badly.
+        for _ in range(3):
+            if self.r.set(pointer, job_id, nx=True):
+                break
+            existing = self.r.get(pointer)
+            job = self.get(existing) if existing else None
+            if job is not None and job["status"] not in (FAILED, CANCELLED):
+                return job, False
+            # Failed, cancelled or vanished: take the pointer over (compare-and-set on the old value).
+            with self.r.pipeline() as pipe:
+                try:
+                    pipe.watch(pointer)
+                    if pipe.get(pointer) != existing:
+                        continue
+                    pipe.multi()
+                    pipe.set(pointer, job_id)
+                    pipe.execute()
+                    break
+                except redis.WatchError:
+                    continue
+        else:  # pragma: no cover - three lost races in a row
+            raise RuntimeError("could not register the job; try again")
+        now = time.time()
+        record = {
+            "id": job_id, "kind": kind, "params": json.dumps(params, sort_keys=True), "dataset_id": dataset_id,
+            "owner": owner, "team": team, "status": QUEUED, "progress_done": 0, "progress_total": total,
+            "message": "Waiting for a worker", "created": now, "started": "", "finished": "", "updated": now,
+            "error": "", "result_keys": "{}", "request_key": rkey, "attempts": 0,
+        }
+        with self.r.pipeline() as pipe:
+            pipe.hset(job_key(job_id), mapping=record)
+            pipe.zadd(_k("jobs", team), {job_id: now})
+            pipe.execute()
+        return self.get(job_id), True
+
+    def get(self, job_id: str | None) -> dict | None:
+        """The job record with decoded types, or None."""
+        if not job_id:
+            return None
+        raw = self.r.hgetall(job_key(job_id))
+        return _decode_job(raw) if raw else None
+
+    def get_for_team(self, job_id: str, team: str) -> dict | None:
+        """The job if it belongs to ``team``; another team's job is reported as absent."""
+        job = self.get(job_id)
+        return job if job is not None and job["team"] == team else None
+
+    def list_jobs(self, team: str, *, offset: int = 0, limit: int = 20) -> list[dict]:
+        """The team's jobs, newest first."""
+        ids = self.r.zrevrange(_k("jobs", team), offset, offset + max(limit, 1) - 1)
+        with self.r.pipeline() as pipe:
+            for job_id in ids:
+                pipe.hgetall(job_key(job_id))
+            rows = pipe.execute()
+        return [_decode_job(raw) for raw in rows if raw]
+
+    def count_jobs(self, team: str) -> int:
+        return int(self.r.zcard(_k("jobs", team)))
+
+    def transition(self, job_id: str, status: str, *, only_from: Iterable[str] = (), **fields: Any) -> bool:
+        """Set ``status`` (and ``fields``) unless the job is final or not in ``only_from``. True if it moved."""
+        args: list[Any] = [status, ",".join(only_from)]
+        fields.setdefault("updated", time.time())
+        if status in FINAL:
+            fields.setdefault("finished", time.time())
+        for key, value in fields.items():
+            args += [key, _encode(value)]
+        return self._transition(keys=[job_key(job_id)], args=args) == 1
+
+    def mark_running(self, job_id: str, message: str) -> bool:
+        """queued -> running (sets ``started``); a running job just gets a fresh heartbeat. False if final."""
+        now = time.time()
+        if self.transition(job_id, RUNNING, only_from=(QUEUED,), started=now, message=message):
+            return True
+        return self.transition(job_id, RUNNING, only_from=(RUNNING,), message=message)
+
+    def heartbeat(self, job_id: str, **fields: Any) -> bool:
+        """Update fields of a running job (progress, message). False if the job is final."""
+        return self.transition(job_id, RUNNING, only_from=(RUNNING, QUEUED), **fields)
+
+    def finish(self, job_id: str, *, result_keys: dict, message: str = "Done") -> bool:
+        job = self.get(job_id)
+        total = job["progress_total"] if job else 1
+        return self.transition(job_id, DONE, result_keys=result_keys, progress_done=total, message=message)
+
+    def fail(self, job_id: str, error: str) -> bool:
+        return self.transition(job_id, FAILED, error=error, message="Failed")
+
+    def cancel(self, job_id: str) -> bool:
+        return self.transition(job_id, CANCELLED, message="Cancelled")
+
+    def is_final(self, job_id: str) -> bool:
+        status = self.r.hget(job_key(job_id), "status")
+        return status is None or status in FINAL
+
+    # ---- sweep parts -----------------------------------------------------------------------------------------
+
+    def save_part(self, job_id: str, part: str, value: dict) -> int:
+        """Store a finished part (idempotent) and return how many distinct parts are stored."""
+        key = _k("job", job_id, "parts")
+        with self.r.pipeline() as pipe:
+            pipe.hset(key, part, json.dumps(value))
+            pipe.hlen(key)
+            _, count = pipe.execute()
+        return int(count)
+
+    def parts(self, job_id: str) -> dict[str, dict]:
+        return {k: json.loads(v) for k, v in self.r.hgetall(_k("job", job_id, "parts")).items()}
+
+    def acquire(self, name: str, ttl: float) -> str | None:
+        """A short lock (``SET NX`` with expiry); returns its token or None if held by someone else."""
+        token = uuid.uuid4().hex
+        return token if self.r.set(_k("lock", name), token, nx=True, px=int(ttl * 1000)) else None
+
+    def release(self, name: str, token: str) -> None:
+        key = _k("lock", name)
+        if self.r.get(key) == token:
+            self.r.delete(key)
+
+    # ---- results ---------------------------------------------------------------------------------------------
+
+    def put_result(self, job_id: str, name: str, value: dict) -> str:
+        """Store a JSON result (a single SET: readers see the old value or the new one, never half)."""
+        key = _k("result", job_id, name)
+        self.r.set(key, json.dumps(value, allow_nan=False))
+        return key
+
+    def get_result(self, key: str) -> dict | None:
+        text = self.r.get(key)
+        return None if text is None else json.loads(text)
+
+    # ---- datasets --------------------------------------------------------------------------------------------
+
+    def put_dataset(self, team: str, meta: dict) -> None:
+        with self.r.pipeline() as pipe:
+            pipe.set(_k("dataset", team, meta["id"]), json.dumps(meta, allow_nan=False))
+            pipe.zadd(_k("datasets", team), {meta["id"]: meta["created"]})
+            pipe.execute()
+
+    def get_dataset(self, team: str, dataset_id: str) -> dict | None:
+        text = self.r.get(_k("dataset", team, dataset_id))
+        return None if text is None else json.loads(text)
+
+    def list_datasets(self, team: str) -> list[dict]:
+        ids = self.r.zrevrange(_k("datasets", team), 0, -1)
+        if not ids:
+            return []
+        texts = self.r.mget([_k("dataset", team, i) for i in ids])
+        return [json.loads(t) for t in texts if t]
+
+
+def _encode(value: Any) -> str | int | float:
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if value is None:
+        return ""
+    return value
+
+
+def _decode_job(raw: dict[str, str]) -> dict:
+    job: dict[str, Any] = dict(raw)
+    for key in ("progress_done", "progress_total", "attempts"):
+        job[key] = int(float(job.get(key) or 0))
+    for key in ("created", "started", "finished", "updated"):
+        job[key] = float(job[key]) if job.get(key) else None
+    job["params"] = json.loads(job.get("params") or "{}")
+    job["result_keys"] = json.loads(job.get("result_keys") or "{}")
+    job["error"] = job.get("error") or None
+    return job

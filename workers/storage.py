@@ -1,0 +1,89 @@
+"""Files in the shared data directory: datasets (content-addressed Parquet) and large results.
+
+Every write goes to a temporary file in the same folder and is then renamed into place, so a reader (or a
+redelivered task writing the same file) never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.normalize import Dataset
+from workers.config import Settings
+
+
+def dataset_id(dataset: Dataset) -> str:
+    """Content address of a normalised dataset: same rows, columns, types and shape -> same id (16 hex)."""
+    frame = dataset.frame
+    digest = hashlib.sha256()
+    digest.update(json.dumps([dataset.shape, [str(c) for c in frame.columns],
+                              [str(t) for t in frame.dtypes]]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dataset_path(settings: Settings, ds_id: str) -> Path:
+    if not ds_id.isalnum():
+        raise ValueError(f"bad dataset id {ds_id!r}")
+    return settings.datasets_dir / f"{ds_id}.parquet"
+
+
+def store_dataset(settings: Settings, dataset: Dataset) -> str:
+    """Write the normalised frame once (skipped when the same content is already stored); return its id."""
+    ds_id = dataset_id(dataset)
+    path = dataset_path(settings, ds_id)
+    if not path.exists():
+        atomic_write_parquet(path, dataset.frame)
+    return ds_id
+
+
+def load_frame(settings: Settings, ds_id: str) -> pd.DataFrame:
+    return pd.read_parquet(dataset_path(settings, ds_id))
+
+
+def job_dir(settings: Settings, job_id: str) -> Path:
+    if not job_id.isalnum():
+        raise ValueError(f"bad job id {job_id!r}")
+    return settings.results_dir / job_id
+
+
+def relative(settings: Settings, path: Path) -> str:
+    """A path relative to the data directory (what job records store)."""
+    return str(path.relative_to(settings.data_dir))
+
+
+def resolve(settings: Settings, rel: str) -> Path:
+    path = (settings.data_dir / rel).resolve()
+    if settings.data_dir not in path.parents:
+        raise ValueError(f"path {rel!r} is outside the data directory")
+    return path
