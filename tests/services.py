@@ -91,12 +91,12 @@ def worker_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env.update({
         "REDIS_URL": redis_url,
         "SEGMENTS_DATA_DIR": str(data_dir),
-        "TASK_SOFT_TIME_LIMIT": "40",
-        "TASK_TIME_LIMIT": "45",
-        "REDIS_VISIBILITY_TIMEOUT": "50",
+        "TASK_SOFT_TIME_LIMIT": "20",
+        "TASK_TIME_LIMIT": "25",
+        "REDIS_VISIBILITY_TIMEOUT": "30",
         "UNACKED_RESTORE_INTERVAL": "1",
         "WORKER_SOFT_SHUTDOWN": "20",
-        "JOB_STALE_AFTER": "120",
+        "JOB_STALE_AFTER": "60",
         "PYTHONPATH": str(REPO),
     })
     env.update(extra)
@@ -139,9 +139,9 @@ class Worker:
             self.proc.wait(10)
 
     def terminate(self, timeout: float = 60) -> int | None:
-        """SIGTERM (what a redeploy sends) and wait for the worker to exit."""
+        """SIGTERM to the main process (what ``docker stop`` sends) and wait for the worker to exit."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.send_signal(signal.SIGTERM)
             try:
                 return self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

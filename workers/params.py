@@ -80,7 +80,7 @@ def normalise(kind: str, params: Mapping[str, Any] | None, *, default_features: 
     out["random_state"] = _int(params, "random_state", DEFAULTS["random_state"], 0, 2**31 - 1)
     out["n_init"] = _int(params, "n_init", DEFAULTS["n_init"], 1, 100)
     if kind == "cluster":
-        out["k"] = _int(params, "k", 0, 1, 1000) if "k" in params else _missing("k")
+        out["k"] = _int(params, "k", 0, 1, 100_000) if "k" in params else _missing("k")
         return out
     if kind == "sweep":
         ks = params.get("k_values", params.get("k", "2-10"))

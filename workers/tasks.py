@@ -29,6 +29,9 @@ from workers.registry import Registry, connect, part_task_id
 
 log = logging.getLogger("workers.tasks")
 
+# A task whose worker process dies is sent again after 1 s, at most WORKER_LOST_MAX_RETRIES times.
+TASK_OPTIONS = {"bind": True, "max_retries": settings.worker_lost_max_retries, "default_retry_delay": 1}
+
 TASK_NAMES = ("segments.ingest", "segments.describe", "segments.cluster", "segments.sweep_part",
               "segments.sweep_join")
 
@@ -104,7 +107,7 @@ def _feature_set(job: dict) -> pipeline.FeatureSet:
 
 # ---- ingest --------------------------------------------------------------------------------------------------
 
-@app.task(name="segments.ingest", bind=True, max_retries=settings.worker_lost_max_retries)
+@app.task(name="segments.ingest", **TASK_OPTIONS)
 def ingest(self, job_id: str) -> str | None:
     """Validate and normalise an uploaded file, store it as Parquet and record the dataset's metadata."""
 
@@ -143,7 +146,7 @@ def ingest(self, job_id: str) -> str | None:
 
 # ---- describe and cluster ------------------------------------------------------------------------------------
 
-@app.task(name="segments.describe", bind=True, max_retries=settings.worker_lost_max_retries)
+@app.task(name="segments.describe", **TASK_OPTIONS)
 def describe(self, job_id: str) -> str | None:
     """Quality report and descriptive statistics of a dataset."""
 
@@ -158,7 +161,7 @@ def describe(self, job_id: str) -> str | None:
     return _run(job_id, "describing the data", body)
 
 
-@app.task(name="segments.cluster", bind=True, max_retries=settings.worker_lost_max_retries)
+@app.task(name="segments.cluster", **TASK_OPTIONS)
 def cluster(self, job_id: str) -> str | None:
     """K-means at one k with profiles, names, outliers and advice; membership as Parquet."""
 
@@ -193,7 +196,7 @@ def _matrix(job: dict) -> tuple[pd.DataFrame, dict]:
     return fs.matrix.values, info
 
 
-@app.task(name="segments.sweep_part", bind=True, max_retries=settings.worker_lost_max_retries)
+@app.task(name="segments.sweep_part", **TASK_OPTIONS)
 def sweep_part(self, job_id: str, k: int) -> dict | None:
     """Score one k; the part that completes the set sends the join."""
 
@@ -215,7 +218,7 @@ def sweep_part(self, job_id: str, k: int) -> dict | None:
     return _run(job_id, f"scoring k={k}", body)
 
 
-@app.task(name="segments.sweep_join", bind=True, max_retries=settings.worker_lost_max_retries)
+@app.task(name="segments.sweep_join", **TASK_OPTIONS)
 def sweep_join(self, job_id: str) -> str | None:
     """Combine the parts into the sweep result and its recommendation (idempotent)."""
 

@@ -1,0 +1,195 @@
+"""The job queue against a real redis-server and real Celery worker processes started by the tests."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from analysis import pipeline
+from analysis.errors import AnalysisError
+from tests.services import RedisServer, Worker, wait_for, worker_env
+from workers.client import Client
+from workers.config import load_settings
+from workers.registry import DONE, FAILED
+
+TEAM = "team-a"
+FINAL = ("done", "failed", "cancelled")
+METRICS = ("inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "stability", "silhouette_sample_size")
+
+
+class Stack:
+    """Redis + one worker + a client, all pointing at the same temporary data directory."""
+
+    def __init__(self, folder, *, concurrency: int = 2) -> None:
+        self.folder = folder
+        self.redis = RedisServer(folder / "redis").start()
+        self.env = worker_env(self.redis.url, folder / "data")
+        self.client = Client(load_settings(self.env))
+        self.workers: list[Worker] = []
+        self.concurrency = concurrency
+
+    def add_worker(self, name: str | None = None) -> Worker:
+        worker = Worker(self.env, concurrency=self.concurrency, name=name or f"w{len(self.workers) + 1}",
+                        log=self.folder / "worker.log").start()
+        worker.wait_ready(self.client)
+        self.workers.append(worker)
+        return worker
+
+    def wait(self, job_id: str, timeout: float = 120) -> dict:
+        return wait_for(lambda: (j := self.client.status(job_id, team=TEAM))["status"] in FINAL and j, timeout,
+                        what=f"job {job_id}")
+
+    def ingest(self, path) -> str:
+        job = self.wait(self.client.add_file(path, owner="ann", team=TEAM)["id"])
+        assert job["status"] == DONE, job["error"]
+        return job["result_keys"]["dataset"]
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+        self.redis.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, online_retail_path):
+    s = Stack(tmp_path_factory.mktemp("jobs"))
+    try:
+        s.add_worker()
+        s.dataset_id = s.ingest(online_retail_path)
+        yield s
+    finally:
+        s.close()
+
+
+def _direct_sweep(path, ks):
+    fs = pipeline.feature_set(pipeline.prepare(pipeline.load_dataset(path)))
+    return pipeline.sweep(fs, ks, random_state=0)
+
+
+def _same_points(a: list[dict], b: list[dict]) -> None:
+    assert [p["k"] for p in a] == [p["k"] for p in b]
+    for pa, pb in zip(a, b, strict=True):
+        for key in METRICS:
+            assert pa[key] == pytest.approx(pb[key], rel=1e-9, abs=1e-12), (pa["k"], key)
+
+
+def test_dataset_metadata(stack):
+    meta = stack.client.dataset(stack.dataset_id, team=TEAM)
+    assert meta["shape"] == "line_items"
+    assert meta["rows"] == 541_909
+    assert meta["customers"] == 4_338
+    assert meta["quality"]["clean_rows"] == 397_884
+    assert meta["owner"] == "ann" and meta["team"] == TEAM
+    assert stack.client.dataset(stack.dataset_id, team="team-b") is None  # another team sees nothing
+    assert [d["id"] for d in stack.client.datasets(team=TEAM)] == [stack.dataset_id]
+
+
+def test_sweep_on_real_data_equals_direct_analysis(stack, online_retail_path):
+    job = stack.client.submit("sweep", stack.dataset_id, {"k": "2-10"}, owner="ann", team=TEAM)
+    assert job["progress_total"] == 9
+    done = stack.wait(job["id"])
+    assert done["status"] == DONE, done["error"]
+    assert done["progress_done"] == 9
+    result = stack.client.result(job["id"], "sweep", team=TEAM)
+    direct = _direct_sweep(online_retail_path, range(2, 11))
+    _same_points(result["points"], direct["points"])
+    assert result["recommendation"]["k"] == direct["recommendation"]["k"]
+    assert result["features"]["columns"] == ["recency_days", "frequency", "monetary"]
+
+
+def test_same_request_returns_the_same_job(stack):
+    a = stack.client.submit("describe", stack.dataset_id, {}, owner="ann", team=TEAM)
+    b = stack.client.submit("describe", stack.dataset_id, {"rules": {"duplicates": False}, "as_of": None},
+                            owner="bob", team=TEAM)
+    assert a["id"] == b["id"]
+    assert stack.wait(a["id"])["status"] == DONE
+    c = stack.client.submit("describe", stack.dataset_id, {}, owner="ann", team=TEAM)
+    assert c["id"] == a["id"]  # done jobs answer again
+    ids = [j["id"] for j in stack.client.list_jobs(team=TEAM, limit=100)["jobs"]]
+    assert ids.count(a["id"]) == 1
+    summary = stack.client.result(a["id"], "describe", team=TEAM)["summary"]
+    assert (summary["customers"], summary["orders"]) == (4_338, 18_532)
+
+
+def test_listing_is_per_team_newest_first_with_paging(stack):
+    first = stack.client.submit("describe", stack.dataset_id, {"rules": {"duplicates": True}}, owner="ann",
+                                team=TEAM)
+    second = stack.client.submit("describe", stack.dataset_id, {"rules": {"non_product_codes": True}},
+                                 owner="ann", team=TEAM)
+    listing = stack.client.list_jobs(team=TEAM, limit=2)
+    assert [j["id"] for j in listing["jobs"]] == [second["id"], first["id"]]
+    assert listing["total"] >= 3
+    assert stack.client.list_jobs(team=TEAM, offset=1, limit=1)["jobs"][0]["id"] == first["id"]
+    assert stack.client.list_jobs(team="team-b")["jobs"] == []
+    assert stack.client.status(first["id"], team="team-b") is None
+    for job in (first, second):
+        assert stack.wait(job["id"])["status"] == DONE
+
+
+def test_missing_dataset_fails_with_message(stack):
+    job, created = stack.client.registry.create_job(kind="describe", dataset_id="0123456789abcdef", params={
+        "rules": {}, "as_of": None}, owner="ann", team=TEAM)
+    assert created
+    stack.client._dispatch(job)
+    failed = stack.wait(job["id"])
+    assert failed["status"] == FAILED
+    assert failed["error"] == "Dataset 0123456789abcdef does not exist (or was deleted)."
+
+
+def test_parameters_analysis_rejects_fail_the_job_with_its_message(stack):
+    job = stack.client.submit("cluster", stack.dataset_id, {"k": 3, "features": ["recency_days", "loyalty"]},
+                              owner="ann", team=TEAM)
+    failed = stack.wait(job["id"])
+    assert failed["status"] == FAILED
+    assert failed["error"].startswith("Unknown feature(s): loyalty.")
+
+
+def test_user_errors_at_submit_name_the_problem(stack):
+    with pytest.raises(AnalysisError, match="Asked for 5000 clusters but dataset 'online_retail.parquet' has only "
+                                            "4338 customers"):
+        stack.client.submit("cluster", stack.dataset_id, {"k": 5000}, owner="ann", team=TEAM)
+    with pytest.raises(AnalysisError, match="Unknown cleaning rule 'nope'"):
+        stack.client.submit("describe", stack.dataset_id, {"rules": {"nope": True}}, owner="ann", team=TEAM)
+    with pytest.raises(AnalysisError, match="does not exist"):
+        stack.client.submit("describe", stack.dataset_id, {}, owner="ann", team="team-b")
+
+
+def test_bad_upload_fails_and_creates_no_dataset(stack):
+    before = stack.client.datasets(team=TEAM)
+    job = stack.client.add_upload("broken.csv", b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)), owner="ann",
+                                  team=TEAM)
+    failed = stack.wait(job["id"])
+    assert failed["status"] == FAILED
+    assert "File 'broken.csv' is a binary file" in failed["error"]
+    assert stack.client.datasets(team=TEAM) == before
+    assert not any((stack.folder / "data" / "uploads").glob("*"))
+
+
+def test_cluster_job_writes_membership(stack):
+    job = stack.client.submit("cluster", stack.dataset_id, {"k": 4}, owner="ann", team=TEAM)
+    done = stack.wait(job["id"])
+    assert done["status"] == DONE, done["error"]
+    members = stack.client.result(job["id"], "membership", team=TEAM)
+    segments = stack.client.result(job["id"], "segments", team=TEAM)
+    assert len(members) == 4_338
+    assert sorted(members["segment"].unique()) == [0, 1, 2, 3]
+    sizes = {p["segment"]: p["size"] for p in segments["profiles"]["segments"]}
+    assert sizes == members["segment"].value_counts().to_dict()
+
+
+def test_cancel_running_sweep_within_5_seconds_and_workers_are_free(stack):
+    job = stack.client.submit("sweep", stack.dataset_id, {"k": "2-40", "n_init": 40, "stability_seeds": 5},
+                              owner="ann", team=TEAM)
+    wait_for(lambda: stack.client.status(job["id"], team=TEAM)["status"] == "running", 60, what="running")
+    started = time.time()
+    stack.client.cancel(job["id"], team=TEAM)
+    wait_for(lambda: stack.client.status(job["id"], team=TEAM)["status"] == "cancelled", 5, what="cancelled")
+    assert time.time() - started < 5
+    # The next job runs at once: nothing of the cancelled sweep keeps the workers busy.
+    nxt = stack.client.submit("describe", stack.dataset_id, {"as_of": "2012-01-01"}, owner="ann", team=TEAM)
+    t0 = time.time()
+    assert stack.wait(nxt["id"], timeout=30)["status"] == DONE
+    assert time.time() - t0 < 15
+    final = stack.client.status(job["id"], team=TEAM)
+    assert final["status"] == "cancelled" and final["progress_done"] < final["progress_total"]
