@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test lint demo clean
+.PHONY: setup run report status test lint demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian run: apt-get install python3-venv" >&2; exit 1; }
@@ -14,9 +14,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 setup: $(STAMP)
 
-## Start the product (for now: the command-line report on the built-in demo data).
+## Start the whole product: Redis (embedded unless REDIS_URL is set), one Celery worker, the web app on :8050.
 run: $(STAMP)
+	$(BIN)/python -m workers run
+
+## The command-line report on the built-in demo data (no Redis needed).
+report: $(STAMP)
 	$(BIN)/python -m analysis report demo
+
+## Queue length, live workers and running jobs of a running instance.
+status: $(STAMP)
+	$(BIN)/python -m workers status
 
 ## Lint, then the whole test suite.
 test: $(STAMP)

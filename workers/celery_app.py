@@ -57,7 +57,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=False,
         # On SIGTERM (a redeploy) give running tasks time, then requeue them instead of dropping them.
         worker_soft_shutdown_timeout=settings.soft_shutdown_timeout,
-        worker_enable_soft_shutdown_on_idle=True,
+        worker_enable_soft_shutdown_on_idle=False,  # an idle worker stops at once
         worker_concurrency=settings.concurrency,
         worker_hijack_root_logger=False,
     )

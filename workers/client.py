@@ -34,11 +34,14 @@ class QueueUnavailable(RuntimeError):
 class Client:
     """submit / status / list_jobs / cancel / result / datasets, for one team at a time."""
 
-    def __init__(self, settings: Settings | None = None, redis_client: redis.Redis | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, redis_client: redis.Redis | None = None, *,
+                 patient: bool = True) -> None:
+        """``patient=False`` (web requests) reports an unreachable Redis within about a second instead of
+        retrying for a minute."""
         # The process-wide app for the environment's settings; a private one for explicit settings (tests, tools).
         self.settings = settings or celery_app.settings
         self.app = celery_app.app if settings is None else celery_app.make_celery(settings)
-        self.registry = Registry(redis_client or connect(self.settings.redis_url))
+        self.registry = Registry(redis_client or connect(self.settings.redis_url, patient=patient))
 
     # ---- datasets --------------------------------------------------------------------------------------------
 

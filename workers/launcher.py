@@ -258,7 +258,7 @@ class Launcher:
             child = exc.child
             status = child.proc.returncode
             how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
-            print(f"error: the {child.name} ({child.pid}) {how}; stopping the rest. Last lines of {child.log}:\n"
+            print(f"error: the {child.name} (pid {child.pid}) {how}; stopping the rest. Last lines of {child.log}:\n"
                   f"{child.tail()}", file=sys.stderr, flush=True)
             code = 1
         except LaunchError as exc:
@@ -271,6 +271,10 @@ class Launcher:
         return code
 
     def _start(self) -> None:
+        try:
+            load_settings(self.env)  # bad settings are reported before anything starts
+        except ValueError as exc:
+            raise LaunchError(str(exc)) from exc
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         if _port_in_use(self.host, self.port):
@@ -308,8 +312,8 @@ class Launcher:
             raise LaunchError(f"another launcher is running on {self.data_dir}{other}; stop it first or pass "
                               "another --data-dir.") from None
 
-    def _spawn(self, name: str, cmd: list[str], env: dict[str, str], log_name: str) -> Child:
-        log = self.data_dir / "logs" / log_name
+    def _spawn(self, key: str, name: str, cmd: list[str], env: dict[str, str]) -> Child:
+        log = self.data_dir / "logs" / f"{key}.log"
         out = _open_log(log)
         env = {**env, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)}
         try:
@@ -319,7 +323,7 @@ class Launcher:
             out.close()
             raise LaunchError(f"could not start the {name} ({cmd[0]}): {exc}") from exc
         child = Child(name, proc, log, out)
-        self.children[name] = child
+        self.children[key] = child
         return child
 
     def _start_redis(self) -> None:
@@ -343,7 +347,7 @@ class Launcher:
         cmd = [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--appendonly", "yes",
                "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no",
                "--logfile", ""]
-        child = self._spawn("redis", cmd, self.env, "redis.log")
+        child = self._spawn("redis", "Redis server", cmd, self.env)
         self.redis_url = f"redis://127.0.0.1:{port}/0"
         if not self._wait(lambda: ping(self.redis_url, 0.5), STARTUP_TIMEOUT):
             raise LaunchError(f"redis-server did not answer on port {port} within {STARTUP_TIMEOUT:g} s; see "
@@ -359,13 +363,13 @@ class Launcher:
         cmd = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", QUEUE,
                "--concurrency", str(self.settings.concurrency), "-n", self.node, "--loglevel", "INFO",
                "--without-gossip", "--without-mingle"]
-        child = self._spawn("worker", cmd, env, "worker.log")
+        child = self._spawn("worker", "Celery worker", cmd, env)
         self.say(f"worker: celery worker {self.node}, concurrency {self.settings.concurrency} (pid {child.pid}), "
                  f"log in {child.log}")
 
     def _start_web(self, base: dict[str, str]) -> None:
         cmd = [sys.executable, "-m", "webapp", "--host", self.host, "--port", str(self.port)]
-        child = self._spawn("web app", cmd, base, "web.log")
+        child = self._spawn("web", "web app", cmd, base)
         self.say(f"web:    {self.web_url} (pid {child.pid}), log in {child.log}")
 
     def _register_demo(self) -> None:
@@ -396,7 +400,7 @@ class Launcher:
 
         if not self._wait(answers, STARTUP_TIMEOUT):
             raise LaunchError(f"the web app did not answer on {self.web_url} within {STARTUP_TIMEOUT:g} s; see "
-                              f"{self.children['web app'].log}")
+                              f"{self.children['web'].log}")
 
     def _wait_worker(self) -> None:
         def alive() -> bool:
@@ -432,7 +436,7 @@ class Launcher:
         info: dict[str, Any] = {
             "pid": os.getpid(), "redis_url": self.redis_url, "web_url": self.web_url, "worker": self.node,
             "data_dir": str(self.data_dir), "ready": ready, "started": time.time(),
-            "pids": {"launcher": os.getpid(), **{name.split()[0]: c.pid for name, c in self.children.items()}},
+            "pids": {"launcher": os.getpid(), **{key: c.pid for key, c in self.children.items()}},
         }
         tmp = self.run_file.with_name(f".run.json.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the URL may hold a password
@@ -453,7 +457,7 @@ class Launcher:
         def hurry() -> bool:
             return self._signals > forced
 
-        web = self.children.get("web app")
+        web = self.children.get("web")
         if web:
             web.signal(signal.SIGTERM)
             if not web.wait(WEB_STOP_TIMEOUT):
@@ -543,9 +547,6 @@ def status(*, teams: list[str], data_dir: str | None = None, out: IO[str] | None
     """Queue length, live workers and queued / running jobs of ``teams``; 1 if Redis is unreachable."""
     import redis
 
-    from workers.client import Client, QueueUnavailable
-    from workers.registry import QUEUED, RUNNING
-
     out = out or sys.stdout
     env = dict(os.environ)
     if not env.get("REDIS_URL"):
@@ -559,6 +560,9 @@ def status(*, teams: list[str], data_dir: str | None = None, out: IO[str] | None
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from workers.client import Client, QueueUnavailable  # imports read the settings too: checked first
+    from workers.registry import QUEUED, RUNNING
+
     url = safe_url(settings.redis_url)
     # Fail fast: the registry's own connection retries for about a minute to ride out a Redis restart.
     fast = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=2,

@@ -54,15 +54,17 @@ return 1
 """
 
 
-def connect(url: str) -> redis.Redis:
-    """A Redis client that rides out a restart of the server (retries for about a minute)."""
+def connect(url: str, *, patient: bool = True) -> redis.Redis:
+    """A Redis client. ``patient`` (workers) rides out a restart of the server by retrying for about a
+    minute; impatient (web requests) gives up after about a second so the page can say the queue is down."""
+    retries, connect_timeout = (40, 5) if patient else (2, 1)
     return redis.Redis.from_url(
         url,
         decode_responses=True,
-        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=40),
+        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=retries),
         retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-        socket_connect_timeout=5,
-        socket_timeout=30,
+        socket_connect_timeout=connect_timeout,
+        socket_timeout=30 if patient else 5,
         health_check_interval=10,
     )
 
