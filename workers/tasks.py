@@ -23,6 +23,7 @@ from analysis import schema as S
 from analysis.clustering import SweepPoint, SweepResult, evaluate_k
 from analysis.errors import AnalysisError
 from analysis.normalize import Dataset
+from analysis.projection import project_2d
 from workers import storage
 from workers.celery_app import app, settings
 from workers.registry import Registry, connect, part_task_id
@@ -172,9 +173,11 @@ def cluster(self, job_id: str) -> str | None:
         prepared = _prepared(job)
         fs = pipeline.feature_set(prepared, p["features"], log=p["log"], scaling=p["scaling"])
         seg = pipeline.segment(fs, p["k"], random_state=p["random_state"], n_init=p["n_init"], prepared=prepared)
+        coords, explained = project_2d(fs.matrix.values, random_state=p["random_state"])
         path = storage.job_dir(settings, job_id) / "membership.parquet"
-        storage.atomic_write_parquet(path, seg.membership)
-        key = reg.put_result(job_id, "segments", {"features": fs.matrix.to_dict(), **seg.to_dict()})
+        storage.atomic_write_parquet(path, seg.membership.join(coords))
+        key = reg.put_result(job_id, "segments", {"features": fs.matrix.to_dict(), "projection_explained": explained,
+                                                  "dataset_name": prepared.dataset.source, **seg.to_dict()})
         reg.finish(job_id, result_keys={"segments": key, "membership": storage.relative(settings, path)})
         return key
 
