@@ -163,7 +163,7 @@ def test_bad_upload_fails_and_creates_no_dataset(stack):
     assert failed["status"] == FAILED
     assert "File 'broken.csv' is a binary file" in failed["error"]
     assert stack.client.datasets(team=TEAM) == before
-    assert not any((stack.folder / "data" / "uploads").glob("*"))
+    assert not any((stack.folder / "data" / "datasets").glob("*.tmp"))
 
 
 def test_cluster_job_writes_membership(stack):

@@ -137,12 +137,9 @@ def ingest(self, job_id: str) -> str | None:
         reg.finish(job_id, result_keys={"dataset": ds_id}, message=f"Dataset {p['name']} is ready")
         return ds_id
 
-    try:
-        return _run(job_id, "reading the file", body)
-    finally:
-        job = registry().get(job_id)
-        if job and job["status"] in ("done", "failed") and job["params"].get("upload"):
-            storage.resolve(settings, job["params"]["upload"]).unlink(missing_ok=True)
+    # The upload is kept (content-addressed, so a re-upload costs nothing): the user may import it again with
+    # another column mapping.
+    return _run(job_id, "reading the file", body)
 
 
 # ---- describe and cluster ------------------------------------------------------------------------------------
