@@ -50,18 +50,34 @@ def _missing_customer(tx: pd.DataFrame) -> np.ndarray:
     return tx[S.CUSTOMER_ID].isna().to_numpy()
 
 
-def _prefix(tx: pd.DataFrame, letter: str) -> np.ndarray:
-    """Order ids made of ``letter`` followed by a digit (``C536379``); ``CA-2016-1`` or ``Customer 7`` don't match."""
-    pattern = f"^[{letter}{letter.lower()}][0-9]"
-    return tx[S.ORDER_ID].str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+def _prefix(tx: pd.DataFrame, letter: str, sign_col: str) -> np.ndarray:
+    """Order ids made of ``letter`` followed by a digit (``C536379``), when the ids follow the UCI convention.
+
+    ``CA-2016-1`` or ``Customer 7`` never match. A file whose own ids merely start with letters (``A1001``,
+    ``B1002``) must not lose its ``A`` orders as bad debt, so the prefix only counts when most order ids are
+    numeric (as in UCI Online Retail, where only cancellations and adjustments carry a letter) or when the
+    prefixed rows are negative in ``sign_col`` (quantity for cancellations, amount for bad debt).
+    """
+    ids = tx[S.ORDER_ID]
+    mask = ids.str.contains(f"^[{letter}{letter.lower()}][0-9]", regex=True).fillna(False).to_numpy(dtype=bool)
+    if not mask.any():
+        return mask
+    present = ids.dropna()
+    numeric_share = float(present.str.match(r"[0-9]").mean()) if len(present) else 0.0
+    if numeric_share > 0.5:
+        return mask
+    sign = tx[sign_col].to_numpy(dtype="float64", na_value=np.nan)[mask]
+    if np.mean(sign < 0) > 0.5:
+        return mask
+    return np.zeros(len(tx), dtype=bool)
 
 
 def _cancellations(tx: pd.DataFrame) -> np.ndarray:
-    return _prefix(tx, "C")
+    return _prefix(tx, "C", S.QUANTITY)
 
 
 def _bad_debt(tx: pd.DataFrame) -> np.ndarray:
-    mask = _prefix(tx, "A")
+    mask = _prefix(tx, "A", S.AMOUNT)
     if S.DESCRIPTION in tx.columns:
         desc = tx[S.DESCRIPTION].str.lower().str.contains("adjust bad debt", regex=False).fillna(False)
         mask = mask | desc.to_numpy(dtype=bool)
@@ -111,10 +127,11 @@ RULES: tuple[Rule, ...] = (
          "infinite amount.", True, _missing_values),
     Rule("missing_customer_id", "Missing customer id", "Guest orders: rows without a customer id cannot be "
          "attributed to a customer.", True, _missing_customer),
-    Rule("cancellations", "Cancellations", "Invoices numbered C + digits cancel earlier purchases.", True,
+    Rule("cancellations", "Cancellations", "Invoices numbered C + digits cancel earlier purchases (when order "
+         "ids are mostly numeric, as in UCI Online Retail, or the C lines have negative quantities).", True,
          _cancellations),
-    Rule("bad_debt", "Adjust bad debt", "Accounting entries (invoices A + digits, 'Adjust bad debt').",
-         True, _bad_debt),
+    Rule("bad_debt", "Adjust bad debt", "Accounting entries ('Adjust bad debt'; invoices A + digits when order "
+         "ids are mostly numeric or the A lines are negative).", True, _bad_debt),
     Rule("non_positive_quantity", "Returns / non-positive quantity", "Lines with quantity 0 or below "
          "(returns, corrections).", True, _non_positive_quantity),
     Rule("non_positive_price", "Zero or negative price", "Lines with a unit price (or amount) of 0 or below: "
@@ -129,7 +146,7 @@ RULES: tuple[Rule, ...] = (
 )
 RULE_NAMES = tuple(r.name for r in RULES)
 DEFAULT_RULES = {r.name: r.default for r in RULES}
-# Rows these rules remove are the customers' returns, used for the return-rate feature.
+# Rows these rules remove (when switched on) are the customers' returns, used for the return-rate feature.
 RETURN_RULES = ("cancellations", "non_positive_quantity")
 
 
@@ -218,7 +235,9 @@ def clean_transactions(tx: pd.DataFrame, *, rules: Mapping[str, bool] | None = N
                 revenue_removed=float(finite_amount[removed].sum()),
             )
         )
-        if rule.name in RETURN_RULES:
+        if rule.name in RETURN_RULES and enabled[rule.name]:
+            # Only lines the cleaning takes out are returns; a line kept in the clean data already lowers the
+            # customer's spend, and counting it as a return too would count it twice.
             returns_mask |= matched
         if enabled[rule.name]:
             keep &= ~matched

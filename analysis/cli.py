@@ -49,7 +49,14 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "product_id, description, country); repeatable")
     p.add_argument("--rule", action="append", metavar="NAME=on|off", help="switch a cleaning rule; repeatable")
     p.add_argument("--as-of", help="reference date for recency (default: midnight after the last order)")
-    p.add_argument("--sheet", default=0, help="Excel sheet name or index")
+    p.add_argument("--sheet", default="0",
+                   help="Excel sheet name, or its position counting from 0 (a sheet named like the number wins)")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", dest="dayfirst", action="store_const", const=True, default=None,
+                       help="read dates such as 05.01.2023 as day.month (default: decide, and say so when both "
+                            "readings are possible)")
+    order.add_argument("--monthfirst", dest="dayfirst", action="store_const", const=False,
+                       help="read dates such as 05/01/2023 as month/day")
 
 
 def _features_opts(p: argparse.ArgumentParser) -> None:
@@ -96,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _prepared(args) -> pipeline.Prepared:
-    sheet = int(args.sheet) if str(args.sheet).isdigit() else args.sheet
-    dataset = pipeline.load_dataset(args.file, mapping=parse_mapping_args(args.map), sheet=sheet)
+    # The sheet stays text: read_table takes a sheet called "2023" by name and "1" as a position otherwise.
+    dataset = pipeline.load_dataset(args.file, mapping=parse_mapping_args(args.map), sheet=str(args.sheet),
+                                    dayfirst=args.dayfirst)
     return pipeline.prepare(dataset, rules=_rules(args.rule), as_of=args.as_of)
 
 
@@ -123,11 +131,23 @@ def cmd_sweep(args) -> None:
         print(format_sweep(result))
 
 
+def _output_folder(text: str) -> Path:
+    out = Path(text)
+    if out.exists() and not out.is_dir():
+        raise AnalysisError(f"--out '{out}' is a file, not a folder; give a folder for the results.")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise AnalysisError(f"--out '{out}' cannot be created: '{parent}' is a file, not a folder.")
+            break
+    return out
+
+
 def cmd_segment(args) -> None:
+    out = _output_folder(args.out)
     prepared = _prepared(args)
     fs = pipeline.feature_set(prepared, _features(args.features), log=_log_option(args.log), scaling=args.scaling)
     seg = pipeline.segment(fs, args.k, random_state=args.seed, n_init=args.n_init, prepared=prepared)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {"dataset": prepared.dataset.info(), "features": fs.matrix.to_dict(), **seg.to_dict()}
     _write_atomic(out / "segments.json", json.dumps(summary, indent=2))
@@ -135,6 +155,9 @@ def cmd_segment(args) -> None:
     _write_atomic(out / "membership.csv", safe_csv(seg.membership.reset_index()))
     print(f"wrote {out / 'segments.json'}, {out / 'profiles.csv'} and {out / 'membership.csv'} "
           f"({len(seg.membership):,} customers in {seg.k} segments)")
+    reason = fs.matrix.dropped.get("reason")
+    if reason:
+        print(f"note: {reason}")
 
 
 def cmd_report(args) -> None:
@@ -150,13 +173,16 @@ def cmd_report(args) -> None:
 
 
 def cmd_demo(args) -> None:
+    from analysis.demo import MIN_ROWS as MIN_DEMO_ROWS
     from analysis.demo import write_demo
 
-    if args.rows < 1:
-        raise AnalysisError(f"--rows must be at least 1 (got {args.rows}).")
+    if args.rows < MIN_DEMO_ROWS:
+        raise AnalysisError(f"--rows must be at least {MIN_DEMO_ROWS} (got {args.rows}).")
     out = Path(args.out)
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise AnalysisError(f"Output '{out.name}' must end in .parquet or .csv.")
+    if out.is_dir():
+        raise AnalysisError(f"Output '{out}' is a folder; give a file name ending in .parquet or .csv.")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_demo(out, args.rows, seed=args.seed)
     print(f"wrote {args.rows:,} demo rows to {out}")
@@ -205,8 +231,11 @@ def format_description(d: dict) -> str:
                      f"with {ot['repeat_revenue_pct']:.1f} % of revenue")
     rc = d.get("revenue_contribution")
     if rc:
-        lines.append(f"  top 20 % of customers bring {100 * rc['top_20pct_share']:.1f} % of revenue; "
-                     f"Gini {rc['gini']:.3f}")
+        top, gini = rc.get("top_20pct_share"), rc.get("gini")
+        if top is None or gini is None:
+            lines.append("  revenue concentration: n/a (total revenue is not positive)")
+        else:
+            lines.append(f"  top 20 % of customers bring {100 * top:.1f} % of revenue; Gini {gini:.3f}")
     for item in d.get("unavailable", []):
         lines.append(f"  not available: {item['analysis']}: {item['reason']}")
     return "\n".join(lines)
@@ -225,6 +254,9 @@ def format_sweep(r: dict) -> str:
                      f"{_cell(p, 'stability', '.3f', 9)}")
     rec = r["recommendation"]
     lines.append(f"Recommended k = {rec['k']}: {rec['reason']}")
+    reason = ((r.get("features") or {}).get("dropped") or {}).get("reason")
+    if reason:
+        lines.append(f"note: {reason}")
     return "\n".join(lines)
 
 
@@ -243,6 +275,8 @@ def format_segments(seg: pipeline.Segmentation) -> str:
         lines.append(f"Outliers ({len(seg.outliers)}), first five:")
         for cid, row in seg.outliers.head(5).iterrows():
             lines.append(f"  customer {cid}: {row['reason']}")
+    if seg.dropped.get("reason"):
+        lines.append(f"note: {seg.dropped['reason']}")
     return "\n".join(lines)
 
 

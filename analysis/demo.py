@@ -45,6 +45,8 @@ __all__ = [
     "write_demo",
 ]
 
+MIN_ROWS = 100  # the fewest rows generate_transactions accepts
+
 COLUMNS = (
     "InvoiceNo",
     "StockCode",
@@ -189,7 +191,7 @@ def generate_transactions(
     :func:`default_n_customers`; every customer has at least one purchase line. Raises
     :class:`AnalysisError` when the parameters cannot be honoured.
     """
-    n_rows = _check_int("n_rows", n_rows, 100)
+    n_rows = _check_int("n_rows", n_rows, MIN_ROWS)
     n_products = _check_int("n_products", n_products, 10)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise AnalysisError(f"The seed must be a non-negative whole number, got {seed!r}.")

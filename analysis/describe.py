@@ -10,7 +10,12 @@ lists; ``None`` where a value is undefined, never NaN):
   which analyses cannot be computed instead of inventing them.
 
 Conventions: *shares* are fractions in [0, 1]; only the ``*_pct`` fields of
-:func:`one_time_vs_repeat` are percentages (0..100). Money is in the file's currency units. An
+:func:`one_time_vs_repeat` are percentages (0..100). Revenue concentration (decile shares, top-20 %
+share, Lorenz curve, Gini) and country shares are defined only when total (net) revenue is positive;
+otherwise every one of them is NaN / None together, never a share of a negative total. With a positive
+total, deciles, top share and country shares use each customer's net revenue (so they add up to the
+total), while the Lorenz curve and the Gini count a customer's negative total as 0 (a customer cannot
+own a negative part of the curve, and the Gini stays within [0, 1]). Money is in the file's currency units. An
 order is a distinct order id; a customer is a distinct customer id. Counts and sums are vectorised
 over integer codes (see :class:`analysis.features._TxIndex`), so the table is factorised once per
 call, and once for all questions in :func:`describe_transactions`.
@@ -228,7 +233,7 @@ def revenue_deciles(per_customer_revenue: pd.Series | np.ndarray) -> pd.DataFram
     than 10 customers some deciles are empty (0 customers, 0 revenue). Missing values are ignored.
 
     Returns 10 rows: ``decile`` (1..10), ``customers`` (int), ``revenue`` (sum) and ``share``
-    (fraction of total revenue, NaN if the total is 0).
+    (fraction of total revenue, NaN if the total is 0 or negative).
     """
     values = _revenue_array(per_customer_revenue)
     n = values.size
@@ -237,7 +242,7 @@ def revenue_deciles(per_customer_revenue: pd.Series | np.ndarray) -> pd.DataFram
     customers = np.bincount(decile, minlength=10)
     revenue = np.bincount(decile, weights=ranked, minlength=10)
     total = ranked.sum()
-    share = revenue / total if total != 0 else np.full(10, np.nan)
+    share = revenue / total if total > 0 else np.full(10, np.nan)
     return pd.DataFrame(
         {"decile": np.arange(1, 11), "customers": customers, "revenue": revenue, "share": share}
     )
@@ -267,16 +272,18 @@ def lorenz_curve(per_customer_revenue: pd.Series | np.ndarray, points: int = 101
     Customers are sorted by revenue ascending (negative totals count as 0, missing values are
     ignored); ``revenue_share`` at ``customer_share = p`` is the share of revenue earned by the
     poorest fraction ``p`` of customers, linearly interpolated between customers. Returns ``points``
-    rows with ``customer_share`` 0..1 and ``revenue_share`` from 0 to 1 (NaN if total revenue is 0).
+    rows with ``customer_share`` 0..1 and ``revenue_share`` from 0 to 1 (NaN if total net revenue is 0 or
+    negative).
     """
     if isinstance(points, bool) or not isinstance(points, int | np.integer) or points < 2:
         raise AnalysisError(f"points must be a whole number of at least 2, not {points!r}.")
-    values = np.sort(np.clip(_revenue_array(per_customer_revenue), 0.0, None))
+    net = _revenue_array(per_customer_revenue)
+    values = np.sort(np.clip(net, 0.0, None))
     n = values.size
     cumulative = np.concatenate(([0.0], np.cumsum(values)))
     grid = np.linspace(0.0, 1.0, int(points))
     total = cumulative[-1]
-    if total > 0:
+    if total > 0 and net.sum() > 0:
         share = np.interp(grid, np.arange(n + 1) / n, cumulative / total)
     else:
         share = np.full(grid.size, np.nan)
@@ -288,12 +295,14 @@ def gini(per_customer_revenue: pd.Series | np.ndarray) -> float:
     customers earn everything.
 
     Exact formula on the ascending values ``x_1 <= .. <= x_n`` (negatives clipped to 0, missing
-    ignored): ``G = sum_i (2 i - n - 1) x_i / (n sum_i x_i)``. NaN if total revenue is 0.
+    ignored): ``G = sum_i (2 i - n - 1) x_i / (n sum_i x_i)``. NaN if total net revenue (before
+    clipping) is 0 or negative, as the other concentration figures.
     """
-    values = np.sort(np.clip(_revenue_array(per_customer_revenue), 0.0, None))
+    net = _revenue_array(per_customer_revenue)
+    values = np.sort(np.clip(net, 0.0, None))
     n = values.size
     total = values.sum()
-    if total <= 0:
+    if total <= 0 or net.sum() <= 0:
         return float("nan")
     weights = 2.0 * np.arange(1, n + 1, dtype=np.float64) - n - 1
     return float(np.dot(weights, values) / (n * total))
@@ -330,7 +339,7 @@ def _revenue_by_country(idx: _TxIndex, country_col: str) -> pd.DataFrame:
             "country": countries,
             "customers": customers,
             "revenue": revenue,
-            "share": revenue / total if total != 0 else np.nan,
+            "share": revenue / total if total > 0 else np.nan,
         }
     )
     return out.sort_values(["revenue", "country"], ascending=[False, True], kind="stable").reset_index(
@@ -599,7 +608,7 @@ def describe_customers(
             }
         )
         table["customers"] = table["customers"].fillna(0).astype("int64")
-        table["share"] = table["revenue"] / revenue if revenue else np.nan
+        table["share"] = table["revenue"] / revenue if revenue > 0 else np.nan
         table = table.rename_axis("country").reset_index()
         table = table.sort_values(["revenue", "country"], ascending=[False, True], kind="stable")
         contribution["by_country"] = _records(table)

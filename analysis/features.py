@@ -468,6 +468,7 @@ class FeatureMatrix:
     ``(log1p(x) if column in logged else x - center) / scale``. ``logged``: columns that were
     log1p-transformed, in column order. ``scaling``: "standard", "robust" or "none". ``center`` and
     ``scale``: per-column offset and divisor applied after the log step (for "none": 0 and 1).
+    ``dropped``: customers left out before (set by ``analysis.pipeline.feature_set``; see ``to_dict``).
     """
 
     values: pd.DataFrame
@@ -475,9 +476,12 @@ class FeatureMatrix:
     scaling: str = "standard"
     center: dict[str, float] = field(default_factory=dict)
     scale: dict[str, float] = field(default_factory=dict)
+    dropped: dict = field(default_factory=lambda: {"customers": 0, "by_column": {}, "reason": None})
 
     def to_dict(self) -> dict:
-        """JSON-ready description of the transformation (without the values)."""
+        """JSON-ready description of the transformation (without the values). ``dropped``: customers left out
+        of the feature table before transforming it: ``customers`` (count), ``by_column`` (feature -> customers
+        without a value in it) and ``reason`` (a sentence, None when nobody was left out)."""
         return {
             "columns": [str(c) for c in self.values.columns],
             "rows": int(len(self.values)),
@@ -485,6 +489,11 @@ class FeatureMatrix:
             "scaling": self.scaling,
             "center": {str(k): float(v) for k, v in self.center.items()},
             "scale": {str(k): float(v) for k, v in self.scale.items()},
+            "dropped": {
+                "customers": int(self.dropped.get("customers", 0)),
+                "by_column": {str(k): int(v) for k, v in (self.dropped.get("by_column") or {}).items()},
+                "reason": self.dropped.get("reason"),
+            },
         }
 
 

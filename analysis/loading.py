@@ -1,18 +1,26 @@
 """Reading files into raw DataFrames: the only module of ``analysis`` that touches the file system for input.
 
 Supported: CSV-like text (comma, semicolon, tab, pipe or whitespace separated; UTF-8 with or without a
-byte-order mark, or Latin-1), Excel ``.xlsx`` and Parquet. The format is decided by the file's first bytes,
-not only its name, so a Parquet file called ``.csv`` still loads, while an executable called ``.csv`` gets a
-clear error. Every problem is raised as :class:`~analysis.errors.AnalysisError` naming the file.
+byte-order mark, UTF-16 with a byte-order mark, or Latin-1), Excel ``.xlsx`` and Parquet. The format is
+decided by the file's first bytes, not only its name, so a Parquet file called ``.csv`` still loads, while an
+executable called ``.csv`` gets a clear error. Every problem is raised as
+:class:`~analysis.errors.AnalysisError` naming the file.
+
+Text cells are returned as text; :mod:`analysis.normalize` parses numbers, dates and ids by their role, using
+the decimal separator detected here (``frame.attrs["decimal"]``: ``","`` when the file writes ``12,50`` or
+``1.234,50``; only for files not separated by commas).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import warnings
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
@@ -37,8 +45,10 @@ def read_table(path: str | Path, *, sheet: str | int | None = 0) -> pd.DataFrame
     Returns
     -------
     DataFrame with one row per data row of the file (header excluded) and the file's column names,
-    stripped of surrounding white space. Values keep the types the reader inferred; ``analysis.normalize``
-    turns them into the canonical schema.
+    stripped of surrounding white space. Text files give every cell as text (``str``, missing cells NaN),
+    with the file's decimal separator in ``frame.attrs["decimal"]``; Excel and Parquet keep their stored
+    types (an Excel frame also carries ``attrs["sheets"]``, every sheet name, and ``attrs["sheet"]``, the
+    one read). ``analysis.normalize`` turns them into the canonical schema.
     """
     path = Path(path)
     name = path.name
@@ -104,17 +114,52 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
             file=name,
         )
     try:
-        return pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
+        with pd.ExcelFile(path, engine="openpyxl") as book:
+            sheets = [str(s) for s in book.sheet_names]
+            chosen = _resolve_sheet(sheet, sheets, name)
+            frame = pd.read_excel(book, sheet_name=chosen)
+    except AnalysisError:
+        raise
     except ValueError as exc:
         raise AnalysisError(f"File '{name}': {_short(exc)}.", file=name) from exc
     except Exception as exc:
         raise AnalysisError(
             f"File '{name}' could not be read as an Excel workbook ({_short(exc)}).", file=name
         ) from exc
+    frame.attrs["sheets"] = sheets
+    frame.attrs["sheet"] = chosen
+    return frame
+
+
+def _resolve_sheet(sheet: str | int | None, sheets: list[str], name: str) -> str:
+    """The sheet name meant by ``sheet``: a sheet name first (a sheet may be called ``2023``), else a
+    0-based position (an int or a string of digits); None means the first sheet."""
+    if sheet is None:
+        return sheets[0]
+    text = str(sheet).strip()
+    if text in sheets:
+        return text
+    if isinstance(sheet, (int, np.integer)) and not isinstance(sheet, bool) or text.isdigit():
+        position = int(text)
+        if 0 <= position < len(sheets):
+            return sheets[position]
+        raise AnalysisError(
+            f"File '{name}' has {len(sheets)} sheet(s), so there is no sheet number {position} (counting from 0); "
+            f"its sheets are: {', '.join(sheets)}.",
+            file=name,
+        )
+    raise AnalysisError(f"File '{name}' has no sheet '{text}'; its sheets are: {', '.join(sheets)}.", file=name)
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def _decode(head: bytes, name: str) -> tuple[str, str]:
     """Return (encoding, decoded sample) for a text file, or raise if the bytes are not text."""
+    if head.startswith(UTF16_BOMS):
+        # UTF-16 (Excel's "Unicode text" export): NUL bytes are part of the encoding, not binary content.
+        sample = head[: len(head) - len(head) % 2]
+        return "utf-16", sample.decode("utf-16", errors="ignore")
     if b"\x00" in head:
         raise AnalysisError(
             f"File '{name}' is a binary file, not CSV text (it contains NUL bytes). Upload CSV, XLSX or Parquet.",
@@ -148,9 +193,7 @@ def sniff_delimiter(sample: str) -> str | None:
     preferring the one giving most fields; ``None`` when only white space separates fields (or there is a
     single column).
     """
-    lines = [ln for ln in sample.splitlines() if ln.strip()][:50]
-    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
-        lines = lines[:-1]  # the last line of the sample may be cut
+    lines = _sample_lines(sample)
     best, best_fields = None, 1
     for delim in CANDIDATE_DELIMITERS:
         try:
@@ -166,50 +209,144 @@ def sniff_delimiter(sample: str) -> str | None:
     return best
 
 
+def _sample_lines(sample: str) -> list[str]:
+    lines = [ln for ln in sample.splitlines() if ln.strip()][:50]
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the last line of the sample may be cut
+    return lines
+
+
+WHITESPACE = r"\s+"
+WIDE_WHITESPACE = r"\s{2,}"
+
+
+def _whitespace_separator(sample: str) -> str:
+    """``\\s+``, or ``\\s{2,}`` when columns are aligned with two or more spaces and single spaces occur
+    inside values (``RED MUG``, ``2023-01-05 10:00``)."""
+    lines = _sample_lines(sample)
+
+    def consistent(pattern: str) -> bool:
+        counts = [len(re.split(pattern, ln.strip())) for ln in lines]
+        return counts[0] >= 2 and all(c == counts[0] for c in counts)
+
+    if not consistent(WHITESPACE) and consistent(WIDE_WHITESPACE):
+        return WIDE_WHITESPACE
+    return WHITESPACE
+
+
 def _read_text(path: Path, head: bytes) -> pd.DataFrame:
+    """Read delimited text. Every cell is kept as text (``str``, missing as NaN): numbers, dates and ids
+    are parsed by :mod:`analysis.normalize`, which knows each column's role. The file's decimal separator
+    (``"."`` or ``","``) is recorded in ``frame.attrs["decimal"]`` for it."""
     name = path.name
     encoding, sample = _decode(head, name)
     if not sample.strip():
         raise AnalysisError(f"File '{name}' contains only white space.", file=name)
     delimiter = sniff_delimiter(sample)
-    first_line = sample.splitlines()[0]
-    kwargs: dict = {"encoding": encoding, "skipinitialspace": True}
+    first_line = sample.lstrip("\ufeff").splitlines()[0]
+    kwargs: dict = {"encoding": encoding, "skipinitialspace": True, "dtype": str, "index_col": False}
     if delimiter is None and len(first_line.split()) >= 2:
-        kwargs["sep"] = r"\s+"
+        kwargs["sep"] = _whitespace_separator(sample)
+        if kwargs["sep"] != WHITESPACE:
+            kwargs["engine"] = "python"
     else:
         kwargs["sep"] = delimiter or ","
         kwargs["low_memory"] = False
-    decimal = _guess_decimal_comma(sample, kwargs["sep"])
-    if decimal:
-        kwargs["decimal"] = ","
     try:
-        return pd.read_csv(path, **kwargs)
-    except pd.errors.EmptyDataError as exc:
-        raise AnalysisError(f"File '{name}' has no data.", file=name) from exc
-    except pd.errors.ParserError as exc:
-        raise AnalysisError(f"File '{name}' is not well-formed CSV: {_short(exc)}.", file=name) from exc
+        frame = _read_csv_checked(path, kwargs, name)
     except UnicodeDecodeError:
         # The sample was UTF-8 but a later part is not: read the whole file as Latin-1.
         kwargs["encoding"] = "latin-1"
-        try:
+        frame = _read_csv_checked(path, kwargs, name)
+    frame.attrs["decimal"] = "," if guess_decimal_comma(sample, kwargs["sep"]) else "."
+    return frame
+
+
+def _read_csv_checked(path: Path, kwargs: dict, name: str) -> pd.DataFrame:
+    """``pd.read_csv`` that refuses rows with more fields than the header.
+
+    A row with more fields than the header would make pandas take the first column as the index and shift
+    every value one column to the left. Extra fields that are all empty (a trailing delimiter, as some
+    Excel exports write) are dropped; anything else raises :class:`AnalysisError` naming the first such row.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
             return pd.read_csv(path, **kwargs)
-        except pd.errors.ParserError as exc:
-            raise AnalysisError(f"File '{name}' is not well-formed CSV: {_short(exc)}.", file=name) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise AnalysisError(f"File '{name}' has no data.", file=name) from exc
+    except (pd.errors.ParserWarning, pd.errors.ParserError) as exc:
+        problem = exc
+    n_header, bad = _overlong_row(path, kwargs)
+    if bad is not None:
+        row, fields = bad
+        shown = ", ".join(repr(f) for f in fields[:8]) + (", ..." if len(fields) > 8 else "")
+        hint = ""
+        if kwargs["sep"] in (WHITESPACE, WIDE_WHITESPACE):
+            hint = (" The file is separated by white space, so a value containing a space (such as a date with "
+                    "a time) splits in two; save it with commas, semicolons or tabs between the columns.")
+        raise AnalysisError(
+            f"Data row {row} of '{name}' has {len(fields)} fields but the header has {n_header} ({shown}).{hint}",
+            file=name,
+            row=row,
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            return pd.read_csv(path, usecols=range(n_header), **kwargs)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise AnalysisError(f"File '{name}' is not well-formed CSV: {_short(exc)}.", file=name) from exc
+    except Exception as exc:  # pragma: no cover - the first read already failed for a reason we could not place
+        raise AnalysisError(f"File '{name}' is not well-formed CSV: {_short(problem)}.", file=name) from exc
 
 
-def _guess_decimal_comma(sample: str, sep: str) -> bool:
-    """True when a semicolon-separated sample writes numbers like ``1,5`` (European decimal comma)."""
-    if sep != ";":
+def _overlong_row(path: Path, kwargs: dict) -> tuple[int, tuple[int, list[str]] | None]:
+    """(header field count, (1-based data row, fields) of the first row with non-empty fields beyond the
+    header, or None)."""
+    sep = kwargs["sep"]
+    with path.open("r", encoding=kwargs["encoding"], errors="replace", newline="") as fh:
+        if sep in (WHITESPACE, WIDE_WHITESPACE):
+            rows = (re.split(sep, line.strip()) for line in fh if line.strip())
+        else:
+            rows = (r for r in csv.reader(fh, delimiter=sep, skipinitialspace=True) if r)
+        header = next(rows, [])
+        n_header = len(header)
+        for number, fields in enumerate(rows, start=1):
+            if len(fields) > n_header and any(f.strip() for f in fields[n_header:]):
+                return n_header, (number, fields)
+    return n_header, None
+
+
+# A number written with a decimal comma (12,50  1.234,50  -3,5) or a decimal point (12.50  1,234.50), with
+# optional currency sign and accounting parentheses. "1,500" and "1.500" are ambiguous and not counted.
+_NUMBER_CORE = r"^\(?[-+]?[^\d\s,.()+-]{0,3}\s?[-+]?(?P<int>\d{1,3}(?:[{t}]\d{{3}})+|\d+){d}(?P<frac>\d+)\)?$"
+_COMMA_NUMBER = re.compile(_NUMBER_CORE.replace("{t}", ".").replace("{d}", ",").replace("{{3}}", "{3}"))
+_DOT_NUMBER = re.compile(_NUMBER_CORE.replace("{t}", ",").replace("{d}", r"\.").replace("{{3}}", "{3}"))
+
+
+def guess_decimal_comma(sample: str, sep: str) -> bool:
+    """True when a sample that is not comma-separated writes numbers like ``1,5`` or ``1.234,50`` (decimal
+    comma) more often than ``1.5`` or ``1,234.50``. Values with a single separator followed by exactly three
+    digits (``1,500``) could be either and are not counted."""
+    if sep == ",":
         return False
-    lines = sample.splitlines()[1:50]
+    lines = sample.splitlines()[1:200]
     comma_numbers = dot_numbers = 0
     for line in lines:
-        for field in line.split(";"):
-            field = field.strip().strip('"')
-            if field.replace(",", "", 1).lstrip("-").isdigit() and "," in field:
-                comma_numbers += 1
-            elif field.replace(".", "", 1).lstrip("-").isdigit() and "." in field:
-                dot_numbers += 1
+        fields = re.split(sep, line.strip()) if sep in (WHITESPACE, WIDE_WHITESPACE) else line.split(sep)
+        for field in fields:
+            field = field.strip().strip('"').strip()
+            for pattern, is_comma in ((_COMMA_NUMBER, True), (_DOT_NUMBER, False)):
+                m = pattern.match(field)
+                if not m:
+                    continue
+                grouped = not m.group("int").isdigit()
+                if not grouped and len(m.group("frac")) == 3:
+                    continue  # 1,500 / 1.500: thousands or decimals?
+                if is_comma:
+                    comma_numbers += 1
+                else:
+                    dot_numbers += 1
     return comma_numbers > dot_numbers
 
 

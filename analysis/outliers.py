@@ -33,10 +33,20 @@ Reasons
   (multiple = value / median of the raw column; order count from ``frequency_col`` if present
   and not flagged itself);
 * frequency high: "placed 120 orders, 30x the median customer (4)";
-* anything else, or when the median is not positive: "Items_Purchased 5.1 robust SDs above
-  typical (95 vs median 12)" (or "below").
+* anything else, or when the median is not positive: "Items Purchased 5.1 robust SDs above
+  typical (95 vs median 12)" (or "below"). Feature names are written in words: the canonical
+  features by :data:`FEATURE_WORDS` ("average order value", "days since the last order", ...),
+  other columns with underscores as spaces.
 
 Several flagged features are joined with "; ", most extreme first.
+
+Output columns
+==============
+
+``score``, ``flagged`` and ``reason`` come first, then the raw value of every analysed column
+under its own name. An analysed column that is itself called ``score``, ``flagged`` or
+``reason`` is shown as ``<name>_value`` (``score_value``), so that it never collides with, or
+overwrites, the result columns; ``flagged`` still names it by its own name.
 """
 
 from __future__ import annotations
@@ -48,9 +58,41 @@ import pandas as pd
 from scipy import stats as sps
 
 from analysis.errors import AnalysisError
-from analysis.schema import FREQUENCY, MONETARY
+from analysis.schema import (
+    AVG_ORDER_VALUE,
+    DISTINCT_PRODUCTS,
+    FREQUENCY,
+    MEAN_DAYS_BETWEEN,
+    MONETARY,
+    RECENCY,
+    RETURN_RATE,
+    TENURE,
+)
 
-__all__ = ["find_outliers", "outlier_records", "robust_z"]
+__all__ = ["FEATURE_WORDS", "RESULT_COLUMNS", "feature_words", "find_outliers", "outlier_records", "robust_z"]
+
+# The result columns of find_outliers; analysed columns with these names are renamed "<name>_value".
+RESULT_COLUMNS = ("score", "flagged", "reason")
+
+# How the reasons name the canonical features.
+FEATURE_WORDS = {
+    RECENCY: "days since the last order",
+    FREQUENCY: "number of orders",
+    MONETARY: "spend",
+    AVG_ORDER_VALUE: "average order value",
+    TENURE: "days as a customer",
+    MEAN_DAYS_BETWEEN: "days between orders",
+    DISTINCT_PRODUCTS: "distinct products",
+    RETURN_RATE: "return rate",
+}
+
+
+def feature_words(column) -> str:
+    """A feature name as words: :data:`FEATURE_WORDS` for canonical features, otherwise the column
+    name with underscores as spaces (``Items_Purchased`` -> "Items Purchased")."""
+    if column in FEATURE_WORDS:
+        return FEATURE_WORDS[column]
+    return " ".join(str(column).replace("_", " ").split())
 
 _METHODS = ("robust_z", "isolation_forest")
 
@@ -154,7 +196,8 @@ def _reason_part(
     side = "above" if z > 0 else "below"
     money = col == monetary_col
     return (
-        f"{col} {abs(z):.1f} robust SDs {side} typical ({_fmt(value, money)} vs median {_fmt(median, money)})"
+        f"{feature_words(col)} {abs(z):.1f} robust SDs {side} typical "
+        f"({_fmt(value, money)} vs median {_fmt(median, money)})"
     )
 
 
@@ -180,7 +223,8 @@ def find_outliers(
     Returns a DataFrame indexed like ``features`` (only flagged customers, sorted by ``score``
     descending) with ``score`` (float; max |robust z|, or the isolation-forest anomaly score),
     ``flagged`` (str, the flagged feature names, most extreme first, ", "-joined), ``reason``
-    (str, see the module docstring), then the raw values of every analysed column.
+    (str, see the module docstring), then the raw values of every analysed column (a column
+    named like a result column appears as ``<name>_value``, see the module docstring).
     """
     if method not in _METHODS:
         raise AnalysisError(f"Unknown outlier method {method!r}; use one of {', '.join(_METHODS)}.")
@@ -245,7 +289,15 @@ def find_outliers(
     out = pd.DataFrame(rows, columns=["score", "flagged", "reason"], index=ids)
     out["flagged"] = out["flagged"].astype("str")
     out["reason"] = out["reason"].astype("str")
-    out = pd.concat([out, X.loc[ids]], axis=1)
+    values = X.loc[ids]
+    renamed = {}
+    for c in values.columns:
+        if c in RESULT_COLUMNS:
+            new = f"{c}_value"
+            while new in values.columns or new in renamed.values():
+                new += "_"
+            renamed[c] = new
+    out = pd.concat([out, values.rename(columns=renamed)], axis=1)
     out.index.name = features.index.name
     out = out.sort_values("score", ascending=False, kind="stable")
     if max_rows is not None:

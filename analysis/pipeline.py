@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +39,19 @@ def load_dataset(
     mapping: Mapping[str, str] | None = None,
     sheet: str | int | None = 0,
     name: str | None = None,
+    dayfirst: bool | None = None,
 ) -> Dataset:
     """Read and normalise a file. ``path == "demo"`` gives the built-in demo data (see :func:`demo_dataset`).
 
     ``name`` is what messages call the file (default: its file name), e.g. the name an upload had.
+    ``sheet``: Excel sheet name, or 0-based position (a sheet whose name is the text of the number wins).
+    ``dayfirst``: read dates such as ``05.01.2023`` day first (True) or month first (False); None decides
+    (see :func:`analysis.normalize.normalize`) and notes the choice when both readings are possible.
     """
     if str(path) == DEMO_NAME:
         return demo_dataset()
     raw = read_table(path, sheet=sheet) if name is None else _read_as(path, name, sheet)
-    return normalize(raw, mapping=mapping, source=name or Path(path).name)
+    return normalize(raw, mapping=mapping, source=name or Path(path).name, dayfirst=dayfirst)
 
 
 def _read_as(path: str | Path, name: str, sheet: str | int | None) -> pd.DataFrame:
@@ -155,6 +159,26 @@ def build_features(prepared: Prepared, features: Sequence[str] | None = None) ->
 class FeatureSet:
     raw: pd.DataFrame  # customers x features, original units
     matrix: FeatureMatrix  # transformed and scaled values used for clustering
+    spend_col: str | None = None  # the spend column of a customer-level file (its mapping["amount"])
+
+
+def _dropped(prepared: Prepared, names: Sequence[str], kept: int) -> dict:
+    """How many customers the feature table left out, and why (customer-level files: missing values)."""
+    if not prepared.is_customer_level:
+        return {"customers": 0, "by_column": {}, "reason": None}
+    table = prepared.table
+    n = int(table[S.CUSTOMER_ID].nunique())
+    dropped = max(n - kept, 0)
+    if not dropped:
+        return {"customers": 0, "by_column": {}, "reason": None}
+    missing = table[list(names)].isna().sum()
+    by_column = {str(c): int(v) for c, v in missing.items() if v}
+    detail = ", ".join(f"{c}: {v:,}" for c, v in by_column.items())
+    reason = (
+        f"{dropped:,} of {n:,} customers have no value in at least one chosen feature ({detail}) and were left "
+        "out of the segmentation."
+    )
+    return {"customers": dropped, "by_column": by_column, "reason": reason}
 
 
 def feature_set(
@@ -164,13 +188,21 @@ def feature_set(
     log: str | Sequence[str] | None = "auto",
     scaling: str = "standard",
 ) -> FeatureSet:
-    """Raw features plus the transformed matrix K-means sees."""
-    raw = build_features(prepared, features)
+    """Raw features plus the transformed matrix K-means sees.
+
+    Customers of a customer-level file without a value in a chosen feature are left out; the matrix's
+    ``dropped`` (and so ``matrix.to_dict()["dropped"]``) says how many and why.
+    """
+    names = list(features) if features else default_feature_names(prepared)
+    raw = build_features(prepared, names)
     if len(raw) < 2:
         raise AnalysisError(
             f"Only {len(raw)} customer in the data after cleaning; segmentation needs at least two customers."
         )
-    return FeatureSet(raw=raw, matrix=transform_features(raw, log=log, scaling=scaling))
+    matrix = transform_features(raw, log=log, scaling=scaling)
+    matrix = replace(matrix, dropped=_dropped(prepared, names, len(raw)))
+    spend_col = prepared.dataset.mapping.get(S.AMOUNT) if prepared.is_customer_level else None
+    return FeatureSet(raw=raw, matrix=matrix, spend_col=spend_col)
 
 
 def sweep(fs: FeatureSet, k_values: Sequence[int], *, random_state: int = 0, n_init: int = 10,
@@ -199,12 +231,15 @@ class Segmentation:
     outliers: pd.DataFrame
     crosstab: pd.DataFrame | None
     inertia: float
+    dropped: dict = field(default_factory=dict)  # customers left out of the features (FeatureMatrix.dropped)
 
     def to_dict(self) -> dict:
-        """JSON-ready summary (no per-customer rows): k, inertia, profiles, advice, outliers, crosstab."""
+        """JSON-ready summary (no per-customer rows): k, inertia, profiles, advice, outliers, crosstab, and
+        ``dropped_customers`` (how many customers the features left out; ``features.dropped`` says why)."""
         return {
             "k": self.k,
             "inertia": float(self.inertia),
+            "dropped_customers": int(self.dropped.get("customers", 0)),
             "profiles": self.profiles.to_dict(),
             "advice": {str(k): v for k, v in self.advice.items()},
             "outliers": _records(self.outliers.reset_index()),
@@ -219,6 +254,17 @@ class Segmentation:
 # Columns that measure time since something: a long-lapsed customer is not an "unusual" customer.
 _TIME_SINCE = re.compile(r"recency|tenure|days|since|last", re.IGNORECASE)
 OUTLIER_FEATURES = (S.MONETARY, S.FREQUENCY, S.AVG_ORDER_VALUE)
+RFM_FEATURES = (S.RECENCY, S.FREQUENCY, S.MONETARY)
+# Columns segment() adds to the membership table (its index is customer_id).
+MEMBERSHIP_COLUMNS = (S.CUSTOMER_ID, "segment", "segment_name", "rfm_segment")
+
+
+def _transaction_features(raw: pd.DataFrame, prepared: Prepared, names: Sequence[str]) -> pd.DataFrame:
+    """``raw``'s customers x ``names``: taken from ``raw`` where it has them, computed from ``prepared``
+    (transactions) otherwise."""
+    missing = [f for f in names if f not in raw.columns]
+    table = raw if not missing else raw.join(build_features(prepared, missing).reindex(raw.index))
+    return table[list(names)]
 
 
 def outlier_features(raw: pd.DataFrame, prepared: Prepared | None = None) -> pd.DataFrame:
@@ -228,36 +274,76 @@ def outlier_features(raw: pd.DataFrame, prepared: Prepared | None = None) -> pd.
     them). Customer-level files: the chosen features except time-since columns (recency, days since ...).
     """
     if prepared is not None and not prepared.is_customer_level:
-        missing = [f for f in OUTLIER_FEATURES if f not in raw.columns]
-        extra = build_features(prepared, missing) if missing else None
-        table = raw if extra is None else raw.join(extra)
-        return table[list(OUTLIER_FEATURES)]
+        return _transaction_features(raw, prepared, OUTLIER_FEATURES)
     keep = [c for c in raw.columns if not _TIME_SINCE.search(str(c))]
     return raw[keep or list(raw.columns)]
+
+
+def _revenue(fs: FeatureSet, prepared: Prepared | None) -> tuple[str | None, pd.Series | None]:
+    """(spend column for the profiles, per-customer spend) for the segment revenue figures.
+
+    Transactions: ``monetary`` (computed from ``prepared`` when it is not a clustering feature).
+    Customer-level files: the file's spend column (``mapping["amount"]``), from the features or the table.
+    """
+    if prepared is None or not prepared.is_customer_level:
+        if S.MONETARY in fs.raw.columns:
+            return S.MONETARY, None
+        if prepared is None:
+            return None, None
+        return S.MONETARY, _transaction_features(fs.raw, prepared, [S.MONETARY])[S.MONETARY]
+    spend_col = fs.spend_col or prepared.dataset.mapping.get(S.AMOUNT)
+    if spend_col is None:
+        return None, None
+    if spend_col in fs.raw.columns:
+        return spend_col, None
+    if spend_col not in prepared.table.columns:
+        return None, None
+    spend = prepared.table.set_index(S.CUSTOMER_ID)[spend_col]
+    return spend_col, pd.to_numeric(spend, errors="coerce").reindex(fs.raw.index)
 
 
 def segment(fs: FeatureSet, k: int, *, random_state: int = 0, n_init: int = 10,
             prepared: Prepared | None = None) -> Segmentation:
     """K-means at ``k`` on the transformed features; named profiles, RFM cross-tab, outliers and advice.
 
-    ``prepared`` (the data the features came from) lets outliers use spend, frequency and average order
-    value even when the clustering features do not include them.
+    ``prepared`` (the data the features came from) lets the results use more than the clustering features:
+    segment revenue from the spend (``monetary``, or a customer-level file's spend column) even when it is not
+    a feature; RFM scores (``rfm_segment`` in the membership and the cross-tab) for transaction data whatever
+    the features; outliers on spend, frequency and average order value.
+
+    The membership table (index ``customer_id``) has ``segment``, ``segment_name``, the raw features and, for
+    transaction data, ``rfm_segment``. A feature with one of those names raises :class:`AnalysisError`
+    (:func:`analysis.normalize.normalize` renames such columns of customer-level files, so files loaded with
+    :func:`load_dataset` never have one).
     """
+    clash = [c for c in fs.raw.columns if c in MEMBERSHIP_COLUMNS]
+    if clash:
+        raise AnalysisError(
+            f"The feature '{clash[0]}' has the name of a result column ({', '.join(MEMBERSHIP_COLUMNS)}); "
+            "rename that column (loading the file with load_dataset does it for you).",
+            column=str(clash[0]),
+        )
     values = fs.matrix.values
     check_k(values.to_numpy(dtype=float), k)
     km = fit_kmeans(values, k, random_state=random_state, n_init=n_init)
     labels = pd.Series(km.labels, index=fs.raw.index, name="segment")
-    profiles = profile_segments(fs.raw, labels)
+    monetary_col, revenue = _revenue(fs, prepared)
+    profiles = profile_segments(fs.raw, labels, monetary_col=monetary_col or S.MONETARY, revenue=revenue)
     names = profiles.names
     membership = fs.raw.copy()
     membership.insert(0, "segment", labels.astype(int))
     membership.insert(1, "segment_name", labels.map(names))
     crosstab = None
-    if {S.RECENCY, S.FREQUENCY, S.MONETARY} <= set(fs.raw.columns):
-        rfm = rfm_scores(fs.raw, recency_col=S.RECENCY, frequency_col=S.FREQUENCY, monetary_col=S.MONETARY)
+    rfm_input = None
+    if set(RFM_FEATURES) <= set(fs.raw.columns):
+        rfm_input = fs.raw[list(RFM_FEATURES)]
+    elif prepared is not None and not prepared.is_customer_level:
+        rfm_input = _transaction_features(fs.raw, prepared, RFM_FEATURES)
+    if rfm_input is not None:
+        rfm = rfm_scores(rfm_input, recency_col=S.RECENCY, frequency_col=S.FREQUENCY, monetary_col=S.MONETARY)
         membership["rfm_segment"] = rfm["rfm_segment"]
         crosstab = rfm_crosstab(rfm["rfm_segment"], labels, names=names)
-    outliers = find_outliers(outlier_features(fs.raw, prepared))
+    outliers = find_outliers(outlier_features(fs.raw, prepared), monetary_col=monetary_col or S.MONETARY)
     return Segmentation(
         k=k,
         membership=membership,
@@ -266,6 +352,7 @@ def segment(fs: FeatureSet, k: int, *, random_state: int = 0, n_init: int = 10,
         outliers=outliers,
         crosstab=crosstab,
         inertia=km.inertia,
+        dropped=dict(fs.matrix.dropped),
     )
 
 

@@ -5,13 +5,19 @@ Scores
 
 Each of recency, frequency and monetary gets a score ``1..bins`` (``bins=5`` by default), higher
 is better: the most recent customers (FEWEST days since the last order), the most frequent and
-the biggest spenders get ``bins``. Scores are quantiles of the RANK, not of the raw value:
-values are ranked with ``rank(method="first")`` (ties broken by row order) and the ranks cut
-into ``bins`` equal-count groups with ``pandas.qcut``. Ranking first makes the cut work however
-many customers share a value: frequency is typically 1 for a third of customers, and a plain
-``qcut`` on it fails with duplicate bin edges. The price is that equal values can get
-neighbouring scores, decided by row order. Recency is ranked in descending order of days, so
-ties in recency also go to the earlier row first.
+the biggest spenders get ``bins``. Scores are quantiles of the RANK, not of the raw value, and
+customers with equal values share their average rank (``rank(method="average")``), so identical
+customers always get identical scores. With ``r`` the average rank (1 = worst: most days since
+the last order, fewest orders, least spend) of ``n`` customers::
+
+    score = max(1, ceil(bins * (r - 1/2) / n))
+
+i.e. the mid-rank percentile ``(r - 1/2) / n`` cut into ``bins`` equal-width bands. Without ties
+this is exactly an equal-count split of the ranks (10 customers, 5 bins: ranks 1-2 -> 1, 3-4 ->
+2, ...). A group of tied customers lands in the band of its middle member, so bands are not
+equally full when many customers share a value (frequency is typically 1 for a third of the
+customers); customers who all share one value get the middle score (3 of 5), as does a single
+customer. The score is computed in integers (``2 r`` is whole), so there is no rounding drift.
 
 ``rfm_score`` is the three digits concatenated, e.g. ``"545"`` (R=5, F=4, M=5).
 
@@ -93,13 +99,13 @@ def rfm_segment_for(r: float, f: float, m: float) -> str:
 
 
 def _score(values: pd.Series, bins: int, *, higher_is_better: bool) -> np.ndarray:
-    """Scores 1..bins from rank quantiles (rank(method="first") then qcut)."""
+    """Scores 1..bins from mid-rank percentiles; tied values share their average rank (module docstring)."""
     n = len(values)
-    if n == 1:
-        return np.array([(bins + 1) // 2], dtype="int64")
-    ranks = values.rank(method="first", ascending=higher_is_better)
-    cut = pd.qcut(ranks, bins, labels=False)  # 0..bins-1, higher rank -> higher bin
-    return cut.to_numpy(dtype="int64") + 1
+    twice_rank = np.rint(2 * values.rank(method="average", ascending=higher_is_better).to_numpy()).astype(np.int64)
+    # ceil(bins * (r - 1/2) / n) = ceil(bins * (2r - 1) / (2n)), in integers
+    numerator = bins * (twice_rank - 1)
+    score = -(-numerator // (2 * n))
+    return np.clip(score, 1, bins).astype(np.int64)
 
 
 def rfm_scores(

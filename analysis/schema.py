@@ -19,7 +19,8 @@ country    string (optional)            customer country
 ========== ============================ ==================================================
 
 A customer-level table (one row per customer) keeps its own column names, with the id column renamed to
-``customer_id``; the dataset's mapping names its spend column (role ``amount``), if it has one.
+``customer_id`` (another column called ``customer_id``, ``segment``, ``segment_name`` or ``rfm_segment``
+becomes ``<name>_in_file``); the dataset's mapping names its spend column (role ``amount``), if it has one.
 """
 
 from __future__ import annotations

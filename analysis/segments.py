@@ -543,6 +543,7 @@ def profile_segments(
     monetary_col: str = MONETARY,
     recency_col: str = RECENCY,
     frequency_col: str = FREQUENCY,
+    revenue: pd.Series | None = None,
 ) -> SegmentProfiles:
     """Profile each segment of a clustering.
 
@@ -550,8 +551,11 @@ def profile_segments(
     customer_id (non-numeric and boolean columns are ignored). ``labels``: n_customers integer
     segment labels (array, or Series aligned to ``features``). ``monetary_col`` is the spend
     column (currency units) used for revenue; when it is absent the revenue columns are NaN
-    (None in ``to_dict``). ``recency_col`` (days) and ``frequency_col`` (orders) enable RFM
-    business names when all three are present. See ``SegmentProfiles`` for the result.
+    (None in ``to_dict``). ``revenue``: per-customer spend (currency units) indexed by
+    customer_id, used for the revenue columns instead of ``monetary_col`` when given (for when
+    the spend is not one of the clustering features); customers missing from it count as 0.
+    ``recency_col`` (days) and ``frequency_col`` (orders) enable RFM business names when all
+    three are present. See ``SegmentProfiles`` for the result.
     """
     stats = _stats(features, labels)
     names, kinds, naming = _name(stats, recency_col, frequency_col, monetary_col)
@@ -567,11 +571,17 @@ def profile_segments(
             "customer_share": stats.sizes.to_numpy() / n,
         }
     )
-    if mc is not None:
-        revenue = stats.X[mc].groupby(stats.labels).sum().reindex(seg_index).to_numpy()
-        total = float(np.nansum(revenue))
-        table["revenue"] = revenue
-        table["revenue_share"] = revenue / total if total > 0 else np.nan
+    spend = None
+    if revenue is not None:
+        spend = pd.to_numeric(pd.Series(revenue), errors="coerce").astype("float64")
+        spend = spend.reindex(stats.X.index) if spend.index.is_unique else None
+    if spend is None and mc is not None:
+        spend = stats.X[mc]
+    if spend is not None:
+        per_segment = spend.groupby(stats.labels).sum().reindex(seg_index).fillna(0.0).to_numpy()
+        total = float(np.nansum(per_segment))
+        table["revenue"] = per_segment
+        table["revenue_share"] = per_segment / total if total > 0 else np.nan
     else:
         table["revenue"] = np.nan
         table["revenue_share"] = np.nan

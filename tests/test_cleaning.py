@@ -127,9 +127,37 @@ def test_real_data_giant_orders_belong_to_the_known_buyers(online_retail_prepare
 
 
 def test_prefix_rules_need_a_letter_then_digits():
-    tx = _tx().iloc[[0, 0, 0, 0]].reset_index(drop=True)
-    tx[S.ORDER_ID] = ["C536379", "CA-2016-152156", "2024-01-01|Cust9", "a563185"]
+    tx = _tx().iloc[[0] * 9].reset_index(drop=True)
+    # Mostly numeric order ids, as in UCI Online Retail: there a C or A prefix marks a cancellation or adjustment.
+    tx[S.ORDER_ID] = ["C536379", "CA-2016-152156", "2024-01-01|Cust9", "a563185", "536365", "536366", "536367",
+                      "536368", "536369"]
     result = clean_transactions(tx, rules={"duplicates": False})
     rules = _by_name(result.report)
     assert rules["cancellations"].rows_matched == 1
     assert rules["bad_debt"].rows_matched == 1
+
+
+def test_prefix_rules_ignore_ids_that_merely_start_with_letters():
+    tx = _tx().iloc[[0, 0, 0, 0]].reset_index(drop=True)
+    tx[S.ORDER_ID] = ["A1001", "B1002", "A1003", "C1004"]  # a shop's own numbering, all positive
+    result = clean_transactions(tx)
+    rules = _by_name(result.report)
+    assert (rules["bad_debt"].rows_matched, rules["cancellations"].rows_matched) == (0, 0)
+    assert result.report.clean_rows == 4
+
+
+def test_c_lines_with_negative_quantities_are_cancellations_whatever_the_ids():
+    tx = _tx().iloc[[3, 3, 0]].reset_index(drop=True)  # C3 lines (quantity -1) and one purchase
+    tx[S.ORDER_ID] = ["C1", "C2", "X3"]
+    rules = _by_name(clean_transactions(tx).report)
+    assert rules["cancellations"].rows_matched == 2
+
+
+def test_returns_are_only_lines_the_cleaning_removes():
+    # With cancellations and returns kept in the clean data they already lower the customer's spend; counting
+    # them as returns as well counted them twice in the return rate.
+    kept = clean_transactions(_tx(), rules={"cancellations": False, "non_positive_quantity": False})
+    assert "C3" in set(kept.clean[S.ORDER_ID])
+    assert kept.returns.empty
+    only_quantity = clean_transactions(_tx(), rules={"cancellations": False})
+    assert sorted(only_quantity.returns[S.CUSTOMER_ID]) == ["a", "b", "c"]  # removed as non-positive quantity

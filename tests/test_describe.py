@@ -156,6 +156,26 @@ def test_top_share():
         top_share([1.0], fraction=0)
 
 
+def test_concentration_is_undefined_together_when_total_revenue_is_not_positive():
+    # Net total -15: no share of a negative total, and the Gini (which clips negatives to 0) does not pretend
+    # to measure a concentration either.
+    negative = [-5.0, 10.0, -20.0]
+    assert revenue_deciles(negative)["share"].isna().all()
+    assert math.isnan(top_share(negative))
+    assert math.isnan(gini(negative))
+    assert lorenz_curve(negative)["revenue_share"].isna().all()
+    d = describe_customers(pd.DataFrame({S.CUSTOMER_ID: ["A", "B", "C"], "spend": negative,
+                                         S.COUNTRY: ["UK", "UK", "FR"]}), spend_col="spend")
+    rc = d["revenue_contribution"]
+    assert rc["top_20pct_share"] is None and rc["gini"] is None
+    assert all(row["share"] is None for row in rc["deciles"])
+    assert all(row["share"] is None for row in rc["by_country"])
+    # A positive total with one negative customer: shares of the net total, Gini on clipped values.
+    mixed = [-5.0, 10.0, 20.0]
+    assert revenue_deciles(mixed)["share"].sum() == pytest.approx(1.0)
+    assert gini(mixed) == pytest.approx(gini([0.0, 10.0, 20.0]))
+
+
 def test_gini_hand_values():
     assert gini([0.0, 0.0, 0.0, 10.0]) == pytest.approx(0.75)
     assert gini([10.0, 0.0, 0.0, 0.0]) == pytest.approx(0.75)  # order does not matter

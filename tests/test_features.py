@@ -344,7 +344,8 @@ def test_transform_does_not_modify_input_and_to_dict_is_json():
     d = fm.to_dict()
     assert isinstance(fm, FeatureMatrix)
     assert json.loads(json.dumps(d, allow_nan=False)) == d
-    assert set(d) == {"columns", "rows", "logged", "scaling", "center", "scale"}
+    assert set(d) == {"columns", "rows", "logged", "scaling", "center", "scale", "dropped"}
+    assert d["dropped"] == {"customers": 0, "by_column": {}, "reason": None}
     assert d["logged"] == ["a"] and d["rows"] == 5 and d["columns"] == ["a", "b"]
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.errors import AnalysisError
-from analysis.loading import read_table, sniff_delimiter
+from analysis.loading import guess_decimal_comma, read_table, sniff_delimiter
 
 ROWS = [("A1", "c1", "2024-01-05", 2, 1.5), ("A2", "c2", "2024-02-06", 1, 10.0)]
 HEADER = ["InvoiceNo", "CustomerID", "InvoiceDate", "Quantity", "UnitPrice"]
@@ -23,8 +23,10 @@ def test_delimiters(tmp_path, delim):
     path.write_text(_text(delim), encoding="utf-8")
     frame = read_table(path)
     assert list(frame.columns) == HEADER
-    assert frame["UnitPrice"].tolist() == [1.5, 10.0]
+    # Text cells stay text; analysis.normalize parses them by role.
+    assert frame["UnitPrice"].tolist() == ["1.5", "10.0"]
     assert frame["CustomerID"].tolist() == ["c1", "c2"]
+    assert frame.attrs["decimal"] == "."
 
 
 def test_sniff_delimiter_prefers_consistent_split():
@@ -48,7 +50,9 @@ def test_utf8_bom_and_latin1(tmp_path):
 def test_decimal_comma_with_semicolons(tmp_path):
     path = tmp_path / "eu.csv"
     path.write_text("Kunde;Datum;Betrag\n1;2024-01-01;12,50\n2;2024-01-02;3,25\n", encoding="utf-8")
-    assert read_table(path)["Betrag"].tolist() == [12.5, 3.25]
+    frame = read_table(path)
+    assert frame.attrs["decimal"] == ","
+    assert frame["Betrag"].tolist() == ["12,50", "3,25"]
 
 
 def test_quoted_newlines(tmp_path):
@@ -127,3 +131,96 @@ def test_zip_bomb_renamed_xlsx_is_refused(tmp_path):
 def test_missing_file():
     with pytest.raises(AnalysisError, match="does not exist"):
         read_table("/nonexistent/nowhere.csv")
+
+
+# ---- rows with more fields than the header ---------------------------------------------------------------------
+
+
+def test_trailing_delimiter_does_not_shift_columns(tmp_path):
+    # Excel exports often end every row (or only some rows) with a delimiter; pandas then took the first column
+    # as the index and shifted every value one column to the left.
+    path = tmp_path / "trailing.csv"
+    path.write_text("customer,date,amount\nA,2023-01-05,10,\nB,2023-01-06,5,\nC,2023-02-05,7,\n", encoding="utf-8")
+    frame = read_table(path)
+    assert list(frame.columns) == ["customer", "date", "amount"]
+    assert frame["customer"].tolist() == ["A", "B", "C"]
+    assert frame["amount"].tolist() == ["10", "5", "7"]
+    some = tmp_path / "some.csv"
+    some.write_text("customer,date,amount\nA,2023-01-05,10\nB,2023-01-06,5,\n", encoding="utf-8")
+    assert read_table(some)["amount"].tolist() == ["10", "5"]
+
+
+def test_extra_field_with_content_names_the_row(tmp_path):
+    path = tmp_path / "extra.csv"
+    path.write_text("customer,date,amount\nA,2023-01-05,10\nB,2023-01-06,5,oops\nC,2023-01-07,1\n",
+                    encoding="utf-8")
+    with pytest.raises(AnalysisError) as err:
+        read_table(path)
+    assert "Data row 2 of 'extra.csv' has 4 fields but the header has 3" in err.value.message
+    assert err.value.row == 2
+
+
+def test_whitespace_file_with_date_and_time_is_refused_clearly(tmp_path):
+    path = tmp_path / "ws.txt"
+    path.write_text("customer date amount\nA 2023-01-05 10:00 10\nB 2023-01-06 11:00 5\n", encoding="utf-8")
+    with pytest.raises(AnalysisError) as err:
+        read_table(path)
+    assert "Data row 1 of 'ws.txt' has 4 fields but the header has 3" in err.value.message
+    assert "separated by white space" in err.value.message
+
+
+def test_columns_aligned_with_two_spaces_keep_single_spaces_in_values(tmp_path):
+    path = tmp_path / "aligned.txt"
+    path.write_text("CustomerID  InvoiceDate       Amount  Description\n"
+                    "A           2023-01-05 10:00  1.5     RED MUG\n"
+                    "B           2023-01-06 11:30  2.0     BLUE CUP\n", encoding="utf-8")
+    frame = read_table(path)
+    assert frame["InvoiceDate"].tolist() == ["2023-01-05 10:00", "2023-01-06 11:30"]
+    assert frame["Description"].tolist() == ["RED MUG", "BLUE CUP"]
+
+
+# ---- decimal comma, encodings, Excel sheets -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_decimal_comma_detected_for_every_separator_but_comma(tmp_path, sep):
+    rows = [["customer", "date", "amount"], ["A", "2023-01-05", "€ 1.234,50"], ["B", "2023-01-06", "20,00"]]
+    path = tmp_path / "eu.txt"
+    path.write_text("\n".join(sep.join(r) for r in rows) + "\n", encoding="utf-8")
+    frame = read_table(path)
+    assert frame.attrs["decimal"] == ","
+    assert frame["amount"].tolist() == ["€ 1.234,50", "20,00"]
+
+
+def test_guess_decimal_comma():
+    assert guess_decimal_comma("a;b\n1;12,50\n2;3,5\n", ";")
+    assert guess_decimal_comma("a\tb\n1\t1.234,50\n", "\t")
+    assert not guess_decimal_comma("a;b\n1;12.50\n2;1,234.50\n", ";")
+    assert not guess_decimal_comma('a,b\n1,"12,50"\n', ",")  # comma files write decimal points
+    assert not guess_decimal_comma("a;b\n1;1,500\n2;05.01.2023\n", ";")  # 1,500 alone could be either
+
+
+def test_utf16_text_is_decoded(tmp_path):
+    text = "customer\tdate\tamount\r\nA\t2023-01-05\t10\r\nB\t2023-01-06\t5\r\n"
+    for encoding, bom in (("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")):
+        path = tmp_path / f"{encoding}.txt"
+        path.write_bytes(bom + text.encode(encoding))
+        frame = read_table(path)
+        assert list(frame.columns) == ["customer", "date", "amount"]
+        assert frame["customer"].tolist() == ["A", "B"]
+
+
+def test_excel_sheet_by_name_even_when_it_looks_like_a_number(tmp_path):
+    path = tmp_path / "years.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="Notes", index=False)
+        pd.DataFrame({"y": [2]}).to_excel(writer, sheet_name="2023", index=False)
+    assert list(read_table(path, sheet="2023").columns) == ["y"]  # the sheet called 2023, not position 2023
+    assert list(read_table(path, sheet=2023).columns) == ["y"]
+    assert list(read_table(path, sheet="1").columns) == ["y"]  # no sheet called "1": position 1
+    assert list(read_table(path).columns) == ["x"]
+    assert read_table(path).attrs["sheets"] == ["Notes", "2023"]
+    with pytest.raises(AnalysisError, match="has no sheet 'Data'; its sheets are: Notes, 2023"):
+        read_table(path, sheet="Data")
+    with pytest.raises(AnalysisError, match="no sheet number 5"):
+        read_table(path, sheet=5)

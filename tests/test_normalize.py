@@ -153,3 +153,185 @@ def test_repeated_ids_without_dates_explain_the_choice():
     raw = pd.DataFrame({"CustomerID": ["a", "b", "a"], "Amount": [1, 2, 3]})
     with pytest.raises(AnalysisError, match="customer id 'a' in column 'CustomerID' appears on data rows 1 and 3"):
         normalize(raw, source="f.csv")
+
+
+# ---- customer-level column names ------------------------------------------------------------------------------
+
+
+def test_customer_level_id_column_called_customer_id():
+    raw = pd.DataFrame({"customer_id": ["1", "2", "3"], "total_spend": ["10", "20", "5"], "age": ["30", "40", "22"]})
+    ds = normalize(raw, source="cid.csv")
+    assert list(ds.frame.columns) == [S.CUSTOMER_ID, "total_spend", "age"]
+    assert ds.frame[S.CUSTOMER_ID].tolist() == ["1", "2", "3"]
+    assert ds.mapping == {S.CUSTOMER_ID: "customer_id", S.AMOUNT: "total_spend"}
+    assert ds.frame["age"].tolist() == [30, 40, 22]
+
+
+@pytest.mark.parametrize("name", ["customer_id", "segment", "segment_name", "rfm_segment"])
+def test_customer_level_columns_named_like_results_are_renamed(name):
+    raw = pd.DataFrame({"client": ["A", "B", "C"], "spend": [10.0, 20.0, 30.0], name: [1, 2, 1]})
+    ds = normalize(raw, mapping={S.CUSTOMER_ID: "client"}, source="c.csv")
+    assert list(ds.frame.columns) == [S.CUSTOMER_ID, "spend", f"{name}_in_file"]
+    assert ds.frame[S.CUSTOMER_ID].tolist() == ["A", "B", "C"]
+    assert ds.frame[f"{name}_in_file"].tolist() == [1, 2, 1]
+    assert any(f"'{name}' is called '{name}_in_file'" in n for n in ds.notes)
+
+
+def test_customer_level_text_numbers_use_the_decimal_convention():
+    raw = pd.DataFrame({"Kunde": ["1", "2"], "Umsatz": ["1.234,50", "€ 20,00"], "Besuche": ["3", "4"],
+                        "Stadt": ["Köln", "Bonn"]})
+    raw.attrs["decimal"] = ","
+    ds = normalize(raw, source="k.csv")
+    assert ds.frame["Umsatz"].tolist() == [1234.5, 20.0]
+    assert ds.frame["Besuche"].dtype == np.int64
+    assert ds.frame["Stadt"].tolist() == ["Köln", "Bonn"]
+
+
+# ---- ids -------------------------------------------------------------------------------------------------------
+
+
+def test_ids_are_converted_value_by_value():
+    raw = pd.DataFrame({"CustomerID": ["007", "17850.0", "12583.5", " 42 "], "InvoiceDate": ["2024-01-01"] * 4,
+                        "Amount": ["1", "2", "3", "4"]})
+    assert normalize(raw).frame[S.CUSTOMER_ID].tolist() == ["007", "17850", "12583.5", "42"]
+    floats = raw.assign(CustomerID=[17850.0, 17850.0, 12583.5, np.nan])
+    ids = normalize(floats).frame[S.CUSTOMER_ID]
+    assert ids.tolist()[:3] == ["17850", "17850", "12583.5"]  # one odd id does not give every id a ".0"
+    assert pd.isna(ids.iloc[3])
+
+
+def test_leading_zeros_survive_a_csv(tmp_path):
+    from analysis.pipeline import load_dataset
+
+    path = tmp_path / "zeros.csv"
+    path.write_text("customer,date,amount\n007,2024-01-01,5\n0042,2024-01-02,7\n", encoding="utf-8")
+    assert load_dataset(path).frame[S.CUSTOMER_ID].tolist() == ["007", "0042"]
+
+
+# ---- dates: day first or month first -----------------------------------------------------------------------------
+
+
+def _orders(dates, **attrs):
+    raw = pd.DataFrame({"customer": ["a", "b", "c"][: len(dates)], "date": dates, "amount": ["1"] * len(dates)})
+    raw.attrs.update(attrs)
+    return raw
+
+
+def test_dotted_ambiguous_dates_are_read_day_first_and_say_so():
+    ds = normalize(_orders(["05.01.2023", "06.01.2023", "05.02.2023"]), source="d.csv")
+    assert ds.frame[S.ORDER_DATE].tolist() == [pd.Timestamp(x) for x in ("2023-01-05", "2023-01-06", "2023-02-05")]
+    note = next(n for n in ds.notes if "day first or month first" in n)
+    assert "column 'date'" in note and "read day first" in note and "'05.01.2023' is 05 January 2023" in note
+    assert "--monthfirst" in note
+
+
+def test_decimal_comma_files_read_ambiguous_dates_day_first():
+    ds = normalize(_orders(["05/01/2023", "06/01/2023"], decimal=","), source="d.csv")
+    assert ds.frame[S.ORDER_DATE].tolist() == [pd.Timestamp("2023-01-05"), pd.Timestamp("2023-01-06")]
+    assert any("decimal commas" in n for n in ds.notes)
+
+
+def test_ambiguous_slash_dates_stay_month_first_with_a_note():
+    ds = normalize(_orders(["05/01/2023", "06/01/2023"]), source="d.csv")
+    assert ds.frame[S.ORDER_DATE].tolist() == [pd.Timestamp("2023-05-01"), pd.Timestamp("2023-06-01")]
+    assert any("read month first" in n and "--dayfirst" in n for n in ds.notes)
+
+
+def test_dayfirst_override_and_unambiguous_columns_have_no_note():
+    forced = normalize(_orders(["05.01.2023", "06.01.2023"]), dayfirst=False)
+    assert forced.frame[S.ORDER_DATE].tolist() == [pd.Timestamp("2023-05-01"), pd.Timestamp("2023-06-01")]
+    assert not any("day first or month first" in n for n in forced.notes)
+    forced = normalize(_orders(["05/01/2023", "06/01/2023"]), dayfirst=True)
+    assert forced.frame[S.ORDER_DATE].tolist() == [pd.Timestamp("2023-01-05"), pd.Timestamp("2023-01-06")]
+    plain = normalize(_orders(["1/2/2023", "13/2/2023"]))  # 13 cannot be a month
+    assert plain.frame[S.ORDER_DATE].tolist() == [pd.Timestamp("2023-02-01"), pd.Timestamp("2023-02-13")]
+    assert not any("day first or month first" in n for n in plain.notes)
+    with pytest.raises(AnalysisError, match="not dates read month first"):
+        normalize(_orders(["1/2/2023", "13/2/2023"]), dayfirst=False)
+
+
+def test_dayfirst_through_load_dataset(tmp_path):
+    from analysis.pipeline import load_dataset
+
+    path = tmp_path / "semi.csv"
+    path.write_text("Kunde;Datum;Betrag;Bestellung\n1;05.01.2023;1.234,50;100\n2;06.01.2023;20,00;101\n"
+                    "1;05.02.2023;15,50;102\n3;07.02.2023;7,5;103\n", encoding="utf-8")
+    ds = load_dataset(path)
+    assert ds.frame[S.ORDER_DATE].min() == pd.Timestamp("2023-01-05")
+    assert ds.frame[S.AMOUNT].tolist() == [1234.5, 20.0, 15.5, 7.5]
+    assert load_dataset(path, dayfirst=False).frame[S.ORDER_DATE].min() == pd.Timestamp("2023-05-01")
+
+
+# ---- numbers -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decimal, values, expected", [
+    (",", ["1.234,50", "€2,25", "€ 1.234.567,89", "(15,00)", "7,5", "1.500", "EUR 3,10"],
+     [1234.5, 2.25, 1234567.89, -15.0, 7.5, 1500.0, 3.1]),
+    (".", ["$1,234.50", "£20.00", "(15.00)", "€ 7.5", "1,000", "-3", "12.50 USD"],
+     [1234.5, 20.0, -15.0, 7.5, 1000.0, -3.0, 12.5]),
+])
+def test_numbers_with_currency_and_thousands(decimal, values, expected):
+    raw = pd.DataFrame({"customer": [str(i) for i in range(len(values))], "date": ["2024-01-01"] * len(values),
+                        "amount": values})
+    assert normalize(raw, decimal=decimal).frame[S.AMOUNT].tolist() == expected
+
+
+def test_decimal_comma_tab_file_end_to_end(tmp_path):
+    from analysis.pipeline import load_dataset
+
+    path = tmp_path / "eu.tsv"
+    path.write_text("customer\tdate\tamount\nA\t2023-01-05\t€1.500,00\nB\t2023-01-06\t€2,25\n", encoding="utf-8")
+    assert load_dataset(path).frame[S.AMOUNT].tolist() == [1500.0, 2.25]
+
+
+def test_true_false_text_is_not_an_amount():
+    raw = pd.DataFrame({"customer": ["a", "b"], "date": ["2024-01-01"] * 2, "amount": ["TRUE", "FALSE"]})
+    with pytest.raises(AnalysisError, match="holds true/false values, not numbers"):
+        normalize(raw, source="b.csv")
+
+
+# ---- explicit amount for line items ------------------------------------------------------------------------------
+
+
+def test_explicit_amount_wins_over_quantity_times_price():
+    raw = pd.DataFrame({"customer": ["A", "B"], "date": ["2023-01-05", "2023-01-06"], "quantity": ["2", "1"],
+                        "price": ["10", "5"], "net_total": ["18", "5"]})
+    ds = normalize(raw, mapping={S.AMOUNT: "net_total"}, source="e.csv")
+    assert ds.shape == S.LINE_ITEMS
+    assert ds.frame[S.AMOUNT].tolist() == [18.0, 5.0]
+    assert ds.frame[S.QUANTITY].tolist() == [2.0, 1.0]
+    assert ds.mapping[S.AMOUNT] == "net_total"
+    assert any("'net_total' (mapped to amount)" in n for n in ds.notes)
+    # A guessed amount column (here "total") is still ignored in favour of quantity x unit price.
+    guessed = normalize(raw.rename(columns={"net_total": "total"}), source="e.csv")
+    assert guessed.frame[S.AMOUNT].tolist() == [20.0, 5.0]
+    assert S.AMOUNT not in guessed.mapping
+
+
+# ---- messages ----------------------------------------------------------------------------------------------------
+
+
+def test_no_customer_column_in_a_workbook_lists_the_sheets(tmp_path):
+    from analysis.pipeline import load_dataset
+
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="Notes", index=False)
+        pd.DataFrame({"CustomerID": ["a"], "InvoiceDate": ["2024-01-01"], "Amount": [3.0]}).to_excel(
+            writer, sheet_name="Data", index=False)
+    with pytest.raises(AnalysisError) as err:
+        load_dataset(path)
+    assert "sheet 'Notes' of a workbook with the sheets 'Notes', 'Data'" in err.value.message
+    assert "--sheet" in err.value.message
+    assert load_dataset(path, sheet="Data").frame[S.AMOUNT].tolist() == [3.0]
+
+
+def test_first_bad_skips_blank_text_only():
+    from analysis.normalize import _first_bad
+
+    text = pd.Series(["1", "  ", None, "x", "y"])
+    parsed = pd.Series([1.0, np.nan, np.nan, np.nan, np.nan])
+    assert _first_bad(text, parsed) == (2, 4, "x")
+    numbers = pd.Series([1.0, np.nan, 3.0])
+    assert _first_bad(numbers, pd.Series([1.0, np.nan, np.nan])) == (1, 3, 3.0)

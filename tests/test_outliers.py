@@ -112,3 +112,25 @@ def test_records_json_ready(planted):
     assert records[0]["customer_id"] == "c20"
     assert isinstance(records[0]["score"], float)
     json.dumps(records, allow_nan=False)
+
+
+@pytest.mark.parametrize("name", ["score", "flagged", "reason"])
+def test_feature_named_like_a_result_column_does_not_collide(planted, name):
+    frame = planted.rename(columns={"monetary": name})
+    out = find_outliers(frame)
+    assert list(out.columns[:3]) == ["score", "flagged", "reason"]
+    assert out.columns.is_unique
+    row = out.loc["c20"]
+    assert row[f"{name}_value"] == 16_000.0  # the feature's value, under a name that cannot clash
+    assert row["flagged"] == name
+    assert isinstance(row["score"], float) and row["score"] > 3.5
+    assert "robust SDs above typical" in row["reason"]  # the reason is not overwritten by the feature
+
+
+def test_reasons_name_features_in_words():
+    frame = pd.DataFrame({"avg_order_value": [20.0 + i for i in range(20)] + [900.0],
+                          "Items_Purchased": [10.0 + i % 3 for i in range(20)] + [11.0]})
+    reason = find_outliers(frame).iloc[0]["reason"]
+    assert reason.startswith("average order value ") and "avg_order_value" not in reason
+    frame = pd.DataFrame({"Items_Purchased": [10.0 + i % 3 for i in range(20)] + [95.0]})
+    assert find_outliers(frame).iloc[0]["reason"].startswith("Items Purchased ")

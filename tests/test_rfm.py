@@ -24,32 +24,47 @@ def test_scores_hand_computed_with_ties(ten):
     s = rfm_scores(ten)
     assert list(s.columns) == ["r_score", "f_score", "m_score", "rfm_score", "rfm_segment"]
     assert s.index.equals(ten.index)
-    # 10 customers, 5 bins: ranks 1-2 -> 1, 3-4 -> 2, 5-6 -> 3, 7-8 -> 4, 9-10 -> 5.
+    # 10 customers, 5 bins: score = ceil(5 * (r - 1/2) / 10) for average rank r, so untied ranks 1-2 -> 1,
+    # 3-4 -> 2, 5-6 -> 3, 7-8 -> 4, 9-10 -> 5, and tied customers share the score of their average rank.
     # recency ranked from most days (c6: 200 -> rank 1) to fewest (c7: 3 -> rank 10);
-    # the three 10-day customers c3, c4, c9 take ranks 6, 7, 8 in row order.
-    assert s["r_score"].tolist() == [5, 2, 3, 4, 1, 1, 5, 2, 4, 3]
-    # frequency: the five one-time buyers c1, c2, c3, c4, c10 take ranks 1..5 in row order
-    assert s["f_score"].tolist() == [1, 1, 2, 2, 3, 4, 4, 5, 5, 3]
-    # monetary: 20 (c2) < 50 (c3) = 50 (c4) < 60 (c10) < 80 (c6) < 100 (c1) < 300 < 500 < 1000 < 2000
-    assert s["m_score"].tolist() == [3, 1, 1, 2, 4, 3, 4, 5, 5, 2]
+    # the three 10-day customers c3, c4, c9 share ranks 6, 7, 8 -> 7 -> ceil(3.25) = 4.
+    assert s["r_score"].tolist() == [5, 2, 4, 4, 1, 1, 5, 2, 4, 3]
+    # frequency: the five one-time buyers c1, c2, c3, c4, c10 share ranks 1..5 -> 3 -> ceil(1.25) = 2;
+    # the two 2-order customers c5, c6 share ranks 6, 7 -> 6.5 -> ceil(3.0) = 3
+    assert s["f_score"].tolist() == [2, 2, 2, 2, 3, 3, 4, 5, 5, 2]
+    # monetary: 20 (c2, rank 1) < 50 (c3) = 50 (c4) (ranks 2, 3 -> 2.5 -> ceil(1.0) = 1) < 60 (c10, rank 4)
+    # < 80 (c6, 5) < 100 (c1, 6) < 300 (c5, 7) < 500 (c7, 8) < 1000 (c8, 9) < 2000 (c9, 10)
+    assert s["m_score"].tolist() == [3, 1, 1, 1, 4, 3, 4, 5, 5, 2]
     assert s.loc["c7", "rfm_score"] == "544"
-    assert s.loc["c2", "rfm_score"] == "211"
+    assert s.loc["c2", "rfm_score"] == "221"
     assert s["r_score"].dtype == np.int64
+
+
+def test_identical_customers_get_identical_scores():
+    same = pd.DataFrame({"recency_days": [3.0] * 4, "frequency": [1.0] * 4, "monetary": [10.0] * 4},
+                        index=list("ABCD"))
+    s = rfm_scores(same)
+    assert s["rfm_score"].tolist() == ["333"] * 4  # everyone in the middle, whatever the row order
+    mixed = pd.DataFrame({"recency_days": [5.0, 1.0, 5.0, 9.0, 5.0], "frequency": [2.0, 1.0, 2.0, 3.0, 2.0],
+                          "monetary": [50.0, 10.0, 50.0, 90.0, 50.0]}, index=list("abcde"))
+    s = rfm_scores(mixed)
+    assert s.loc["a"].tolist() == s.loc["c"].tolist() == s.loc["e"].tolist()
+    assert s.loc[list("ace"), "rfm_score"].nunique() == 1
 
 
 def test_segments_hand_computed(ten):
     s = rfm_scores(ten)
     assert s["rfm_segment"].to_dict() == {
-        "c1": "Potential Loyalists",  # R5, FM (1+3)/2 = 2
-        "c2": "Hibernating",  # R2, FM 1
-        "c3": "About to Sleep",  # R3, FM 1.5
-        "c4": "Potential Loyalists",  # R4, FM 2
+        "c1": "Potential Loyalists",  # R5, FM (2+3)/2 = 2.5
+        "c2": "Hibernating",  # R2, FM 1.5
+        "c3": "Promising",  # R4, FM 1.5
+        "c4": "Promising",  # identical to c3, so the same scores and segment
         "c5": "At Risk",  # R1, FM 3.5
-        "c6": "At Risk",  # R1, FM 3.5
+        "c6": "At Risk",  # R1, FM 3
         "c7": "Champions",  # R5, FM 4
         "c8": "At Risk",  # R2, FM 5
         "c9": "Champions",  # R4, FM 5
-        "c10": "Need Attention",  # R3, FM 2.5
+        "c10": "Need Attention",  # R3, FM 2
     }
 
 
@@ -85,7 +100,8 @@ def test_grid_covers_every_score_and_every_segment():
 def test_bins_other_than_five(ten):
     s = rfm_scores(ten, bins=2)
     assert set(s["r_score"]) == {1, 2}
-    # recency ranks 6..10 (the three 10-day customers c3, c4, c9, then c1 and c7) get 2
+    # score = ceil(2 * (r - 1/2) / 10): ranks up to 5.5 get 1; the three 10-day customers c3, c4, c9
+    # (average rank 7), c1 (9) and c7 (10) get 2
     assert s["r_score"].tolist() == [2, 1, 2, 2, 1, 1, 2, 1, 2, 1]
     with pytest.raises(AnalysisError, match="2 to 9"):
         rfm_scores(ten, bins=1)
@@ -110,13 +126,14 @@ def test_crosstab_counts(ten):
     assert list(ct.index) == [
         "Champions",
         "Potential Loyalists",
+        "Promising",
         "Need Attention",
-        "About to Sleep",
         "At Risk",
         "Hibernating",
     ]
     assert ct.loc["Champions"].tolist() == [0, 0, 2]
-    assert ct.loc["Potential Loyalists"].tolist() == [1, 1, 0]
+    assert ct.loc["Potential Loyalists"].tolist() == [1, 0, 0]
+    assert ct.loc["Promising"].tolist() == [1, 1, 0]
     assert ct.loc["At Risk"].tolist() == [0, 2, 1]
     assert ct.loc["Hibernating"].tolist() == [1, 0, 0]
     assert int(ct.to_numpy().sum()) == 10
