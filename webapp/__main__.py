@@ -7,6 +7,7 @@ starts this together with Redis and a worker.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 
@@ -16,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     args = parser.parse_args(argv)
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from webapp.app import create_app
 
     create_app().run(host=args.host, port=args.port, debug=False)

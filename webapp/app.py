@@ -1,115 +1,119 @@
-"""A minimal Dash app: team ``local``'s datasets and jobs, and a button that runs the demo k-sweep.
+"""The Dash app: a navbar, one module per page (``webapp/pages``), app-level stores and one polling interval.
 
-The page polls (``dcc.Interval``) only while a job is queued or running. When Redis cannot be reached the page
-still renders, with a "queue unavailable" banner. Everything goes through :class:`workers.client.Client`; the
-client is made lazily, once per app, so importing this module touches neither Redis nor Celery.
+State lives in Redis (jobs, results, datasets) and in the browser (``dcc.Store``: the selected dataset, the
+cleaning rules and the last job per dataset in local storage); the web process keeps none, so any number of
+processes serve the same users. The web process never computes: pages submit jobs through the client facade
+(:func:`webapp.identity.team_client`) and render results.
+
+Polling: one ``dcc.Interval`` (:data:`webapp.ids.POLL`) refreshes the team's job list; it is enabled only while a
+job of the team is queued or running. Pages that submit a job write their ``ids.kick(page)`` store, which
+refreshes at once (and so switches polling on). Page callbacks listen to the job list store and fetch a result
+once, when their job is done.
+
+Callbacks that an app-level store triggers write only to their own page's components (a page asks the app for
+changes of app-level state through pattern-matched stores such as ``ids.select_request(page)``): Dash refuses to
+run a callback whose outputs are only partly on the page shown.
 """
 
 from __future__ import annotations
 
-import threading
-from datetime import datetime
+import logging
+import os
 from pathlib import Path
 
 import dash
-from dash import Input, Output, ctx, dcc, html, no_update
+import dash_bootstrap_components as dbc
+import flask
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from analysis.errors import AnalysisError
+from webapp import components as C
+from webapp import ids
+from webapp.downloads import register_downloads
 from webapp.healthz import register_healthz
+from webapp.identity import current_identity, install, local_mode, team_client
+from webapp.pages import PAGES
 from workers.client import Client, QueueUnavailable
 
+log = logging.getLogger("webapp")
+
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-TITLE = "Segmentation workbench"
-TEAM = OWNER = "local"
-ACTIVE = ("queued", "running")
-POLL_MS = 2000
+TITLE = C.TITLE
+TEAM = OWNER = "local"  # local mode; see webapp.identity
+ACTIVE = C.ACTIVE
+POLL_MS = 1000
+JOB_LIMIT = 50
+DEFAULT_MAX_UPLOAD_MB = 100
+BASE64_OVERHEAD = 1.37  # uploads travel base64 inside JSON
 DEMO_SWEEP = {"k": "2-8"}
-JOB_COLUMNS = ("id", "kind", "status", "progress", "message", "error")
-DATASET_COLUMNS = ("id", "name", "shape", "rows", "customers", "created")
-HIDDEN, BANNER = {"display": "none"}, {"display": "block", "padding": "0.5em 1em", "background": "#fde2e1",
-                                        "border": "1px solid #e0a5a2", "margin": "0.5em 0"}
 
 
-class LazyClient:
-    """The app's client, made on first use (a test or a caller may hand one in)."""
-
-    def __init__(self, client: Client | None = None) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __call__(self) -> Client:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = Client(patient=False)
-        return self._client
-
-
-def snapshot(client: Client) -> dict:
-    """What the page shows: ``datasets``, ``jobs`` (newest first), ``demo`` (the ready demo dataset or None),
-    ``demo_note`` (why the demo button is disabled), ``active`` (a job is queued or running), ``error``."""
+def max_upload_mb(env=None) -> float:
+    """``MAX_UPLOAD_MB`` (default 100); an invalid value falls back to the default with a warning."""
+    raw = (env if env is not None else os.environ).get("MAX_UPLOAD_MB", "")
     try:
-        datasets = client.datasets(team=TEAM)
-        jobs = client.list_jobs(team=TEAM, limit=50)["jobs"]
+        value = float(raw) if raw else DEFAULT_MAX_UPLOAD_MB
+    except ValueError:
+        log.warning("MAX_UPLOAD_MB=%r is not a number; using %s", raw, DEFAULT_MAX_UPLOAD_MB)
+        value = DEFAULT_MAX_UPLOAD_MB
+    return value if value > 0 else DEFAULT_MAX_UPLOAD_MB
+
+
+def max_request_bytes(mb: float) -> int:
+    """Flask's ``MAX_CONTENT_LENGTH`` for a file limit of ``mb``: base64 grows files by 4/3, plus the JSON."""
+    return int(mb * 2**20 * BASE64_OVERHEAD) + 2**20
+
+
+# ---- the job list the whole app shares -----------------------------------------------------------------------
+
+def snapshot(client, team: str | None = None) -> dict:
+    """The team's ``datasets`` and newest ``jobs`` (compact), whether a job is ``active``, the ready ``demo``
+    dataset (or None) with ``demo_note`` saying why not, and ``error`` (the queue is unavailable)."""
+    team = team or current_identity().team
+    try:
+        # Jobs first: a dataset is stored before its ingest job is marked done, so a done ingest job always
+        # finds its dataset in the list read after it.
+        listing = client.list_jobs(team=team, limit=JOB_LIMIT)
+        jobs = [C.compact_job(j) for j in listing["jobs"]]
+        datasets = client.datasets(team=team)
     except QueueUnavailable as exc:
-        return {"datasets": [], "jobs": [], "demo": None, "active": False, "error": str(exc),
+        return {"datasets": [], "jobs": [], "total": 0, "demo": None, "active": False, "error": str(exc),
                 "demo_note": "The job queue is unavailable."}
     demo = next((d for d in datasets if d.get("demo")), None)
     note = ""
     if demo is None:
-        ingest = next((j for j in jobs if j["kind"] == "ingest" and j["params"].get("demo")), None)
+        ingest = next((j for j in jobs if j["kind"] == "ingest" and (j["params"] or {}).get("demo")), None)
         if ingest is None:
-            note = "The demo dataset is not registered yet (python -m workers run adds it)."
+            note = "The demo dataset is not loaded yet."
         elif ingest["status"] in ACTIVE:
             note = f"The demo dataset is being prepared: {ingest['message']}"
         else:
             note = f"The demo dataset could not be prepared: {ingest['error'] or ingest['status']}"
-    return {"datasets": datasets, "jobs": jobs, "demo": demo, "demo_note": note, "error": None,
-            "active": any(j["status"] in ACTIVE for j in jobs)}
-
-
-def _when(ts) -> str:
-    return datetime.fromtimestamp(float(ts)).strftime("%Y-%m-%d %H:%M") if ts else ""
-
-
-def _table(columns: tuple[str, ...], rows: list[tuple], empty: str, table_id: str) -> html.Div:
-    if not rows:
-        return html.P(empty, className="empty")
-    return html.Table([
-        html.Thead(html.Tr([html.Th(c) for c in columns])),
-        html.Tbody([html.Tr([html.Td("" if v is None else str(v)) for v in row]) for row in rows]),
-    ], id=table_id, className="table")
-
-
-def jobs_table(jobs: list[dict]) -> html.Div:
-    rows = [(j["id"], j["kind"], j["status"], f"{j['progress_done']}/{j['progress_total']}", j["message"],
-             j["error"] or "") for j in jobs]
-    return _table(JOB_COLUMNS, rows, "No jobs yet.", "jobs-table")
-
-
-def datasets_table(datasets: list[dict]) -> html.Div:
-    rows = [(d.get("id"), d.get("name"), d.get("shape"), d.get("rows"), d.get("customers"), _when(d.get("created")))
-            for d in datasets]
-    return _table(DATASET_COLUMNS, rows, "No datasets yet.", "datasets-table")
+    return {"datasets": datasets, "jobs": jobs, "total": listing.get("total", len(jobs)), "demo": demo,
+            "demo_note": note, "error": None, "active": C.jobs_active(jobs)}
 
 
 def render(state: dict) -> tuple:
-    """The callback's outputs for a :func:`snapshot`: banner text and style, datasets, jobs, button disabled,
-    button note, interval disabled."""
+    """A :func:`snapshot` as short texts: banner text and style, datasets line, jobs line, whether the demo needs
+    loading first, the demo note and whether polling is off. (The minimal page's contract, kept for scripts and
+    the launcher's tests.)"""
     banner = f"Queue unavailable: {state['error']}" if state["error"] else ""
+    style = {"display": "block"} if banner else {"display": "none"}
     demo = state["demo"]
-    note = f"Runs K-means for k = 2..8 on '{demo['name']}'." if demo else state["demo_note"]
-    return (banner, BANNER if banner else HIDDEN, datasets_table(state["datasets"]), jobs_table(state["jobs"]),
+    note = f"Demo dataset '{demo['name']}' is ready." if demo else state["demo_note"]
+    active = sum(j["status"] in ACTIVE for j in state["jobs"])
+    return (banner, style, f"{len(state['datasets'])} datasets", f"{len(state['jobs'])} jobs, {active} active",
             demo is None, note, not state["active"])
 
 
-def run_demo_sweep(client: Client) -> str:
-    """Submit the demo k-sweep (or find the same job already queued / done); a line for the page."""
+def run_demo_sweep(client) -> str:
+    """Submit the demo k-sweep for the current identity (or find the same job); a line for a page or a script."""
+    user, team = current_identity()
     try:
-        demo = next((d for d in client.datasets(team=TEAM) if d.get("demo")), None)
+        demo = next((d for d in client.datasets(team=team) if d.get("demo")), None)
         if demo is None:
             return "The demo dataset is not ready yet."
-        job = client.submit("sweep", demo["id"], DEMO_SWEEP, owner=OWNER, team=TEAM)
+        job = client.submit("sweep", demo["id"], DEMO_SWEEP, owner=user, team=team)
     except QueueUnavailable as exc:
         return f"Could not submit: {exc}"
     except AnalysisError as exc:
@@ -117,42 +121,106 @@ def run_demo_sweep(client: Client) -> str:
     return f"Sweep job {job['id']}: {job['status']} ({job['message']})."
 
 
+def poll_outputs(state: dict, previous_jobs, previous_datasets, *, tick: bool = True) -> tuple:
+    """Outputs of the app-level refresh for a snapshot: jobs store, datasets store, interval disabled, navbar
+    badge, queue alert children and open.
+
+    On a polling ``tick`` unchanged stores are ``no_update`` (pages do not redraw). Any other trigger (a page
+    shown, a job submitted) sends them even when unchanged: the page's own callbacks wait for this refresh, and
+    Dash drops a waiting first call when its input comes back as ``no_update``."""
+    jobs = {"jobs": state["jobs"], "active": state["active"], "total": state.get("total", len(state["jobs"]))}
+    datasets = state["datasets"]
+    if not tick:
+        previous_jobs = previous_datasets = object()
+    active = sum(j["status"] in ACTIVE for j in state["jobs"])
+    badge = (dbc.Badge(f"{active} job{'s' if active != 1 else ''} running", color="info", href="/jobs",
+                       id="nav-active-badge") if active else "")
+    return (no_update if jobs == previous_jobs else jobs,
+            no_update if datasets == previous_datasets else datasets,
+            not state["active"], badge,
+            f"Queue unavailable: {state['error']} (reload the page to try again)" if state["error"] else "",
+            bool(state["error"]))
+
+
+def ensure_dataset(datasets: list[dict] | None, selected: str | None):
+    """The dataset to select: the stored one if it still exists, else the newest; ``no_update`` if unchanged."""
+    if datasets is None:
+        return no_update
+    known = {d["id"] for d in datasets}
+    if selected in known:
+        return no_update
+    newest = datasets[0]["id"] if datasets else None
+    return newest if newest != selected else no_update
+
+
+# ---- the app -------------------------------------------------------------------------------------------------
+
 def layout() -> html.Div:
     return html.Div([
-        html.H1(TITLE),
-        html.Div(id="banner", role="alert", style=HIDDEN),
-        html.H2("Demo"),
-        html.Div([
-            html.Button("Run demo k-sweep", id="run-demo", n_clicks=0, disabled=True),
-            html.Span(id="run-demo-note", style={"marginLeft": "1em"}),
-        ]),
-        html.P(id="run-demo-result"),
-        html.H2("Datasets"),
-        html.Div(id="datasets"),
-        html.H2("Jobs"),
-        html.Div(id="jobs"),
-        dcc.Interval(id="poll", interval=POLL_MS, disabled=True),
-    ], className="container")
+        dcc.Location(id=ids.URL, refresh=False),
+        C.navbar(local_mode()),
+        dbc.Container([
+            dbc.Alert(id=ids.QUEUE_ALERT, color="warning", is_open=False),
+            dash.page_container,
+        ], fluid=True, className="pb-5"),
+        dcc.Store(id=ids.JOBS, storage_type="memory"),
+        dcc.Store(id=ids.DATASETS, storage_type="memory"),
+        dcc.Store(id=ids.DATASET, storage_type="local"),
+        dcc.Store(id=ids.RULES, storage_type="local", data={}),
+        dcc.Store(id=ids.PICKS, storage_type="local", data={}),
+        dcc.Interval(id=ids.POLL, interval=POLL_MS, disabled=True),
+    ])
 
 
 def create_app(client: Client | None = None) -> dash.Dash:
     """The Dash app; ``client`` defaults to a :class:`Client` for the environment's settings, made on first use."""
-    get_client = LazyClient(client)
     app = dash.Dash(__name__, title=TITLE, update_title=None, assets_folder=str(ASSETS), external_stylesheets=[],
-                    external_scripts=[], serve_locally=True)
+                    external_scripts=[], serve_locally=True, use_pages=True, pages_folder="",
+                    suppress_callback_exceptions=False)
+    server = app.server
+    server.secret_key = os.environ.get("SECRET_KEY") or os.urandom(32)
+    mb = max_upload_mb()
+    server.config["MAX_UPLOAD_MB"] = mb
+    server.config["MAX_CONTENT_LENGTH"] = max_request_bytes(mb)
+    get_client = install(server, client)
+
+    @server.errorhandler(413)
+    def too_large(_exc):
+        return flask.jsonify({"error": f"The upload is larger than the limit of {mb:g} MB."}), 413
+
+    for page in PAGES:
+        page.register(app)
     app.layout = layout
 
     @app.callback(
-        Output("banner", "children"), Output("banner", "style"), Output("datasets", "children"),
-        Output("jobs", "children"), Output("run-demo", "disabled"), Output("run-demo-note", "children"),
-        Output("poll", "disabled"), Output("run-demo-result", "children"),
-        Input("poll", "n_intervals"), Input("run-demo", "n_clicks"),
+        Output(ids.JOBS, "data"), Output(ids.DATASETS, "data"), Output(ids.POLL, "disabled"),
+        Output(ids.NAV_ACTIVE, "children"), Output(ids.QUEUE_ALERT, "children"), Output(ids.QUEUE_ALERT, "is_open"),
+        Input(ids.POLL, "n_intervals"), Input(ids.kick(ALL), "data"), Input(ids.URL, "pathname"),
+        State(ids.JOBS, "data"), State(ids.DATASETS, "data"),
     )
-    def refresh(_n_intervals, n_clicks):
-        result = no_update
-        if ctx.triggered_id == "run-demo" and n_clicks:
-            result = run_demo_sweep(get_client())
-        return (*render(snapshot(get_client())), result)
+    def refresh(_n, _kick, _path, previous_jobs, previous_datasets):
+        try:
+            tc = team_client()
+            state = snapshot(tc.client, team=tc.team)
+        except Exception:  # noqa: BLE001 - the page says so; the log has the traceback
+            log.exception("refreshing the job list failed")
+            state = {"datasets": previous_datasets or [], "jobs": (previous_jobs or {}).get("jobs") or [],
+                     "active": False, "error": "the job list could not be read (the server log has the details)"}
+        return poll_outputs(state, previous_jobs, previous_datasets, tick=ctx.triggered_id == ids.POLL)
 
-    register_healthz(app.server, get_client)
+    @app.callback(Output(ids.DATASET, "data"), Input(ids.DATASETS, "data"), Input(ids.DATASET, "data"),
+                  Input(ids.select_request(ALL), "data"))
+    def select_dataset(datasets, selected, requests):
+        if isinstance(ctx.triggered_id, dict):  # a page asked for a dataset (just imported, or clicked)
+            request = ctx.triggered[0].get("value") or {}
+            return request.get("id") or no_update
+        return ensure_dataset(datasets, selected)
+
+    @app.callback(Output(ids.NAV_DATASET, "children"), Input(ids.DATASET, "data"), Input(ids.DATASETS, "data"))
+    def show_dataset(selected, datasets):
+        meta = C.dataset_by_id(datasets, selected)
+        return f"Dataset: {meta['name']}" if meta else "No dataset selected"
+
+    register_healthz(server, get_client)
+    register_downloads(server)
     return app
