@@ -9,7 +9,7 @@ import os
 
 # BLAS / OpenMP read these once, when numpy or scikit-learn first loads: set them before anything imports them.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ.setdefault(_var, os.environ.get("WORKER_THREADS", "1"))
+    os.environ.setdefault(_var, os.environ.get("WORKER_THREADS") or "1")
 
 from celery import Celery, signals  # noqa: E402
 
