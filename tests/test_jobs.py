@@ -193,3 +193,31 @@ def test_cancel_running_sweep_within_5_seconds_and_workers_are_free(stack):
     assert time.time() - t0 < 15
     final = stack.client.status(job["id"], team=TEAM)
     assert final["status"] == "cancelled" and final["progress_done"] < final["progress_total"]
+
+
+def test_team_limit_on_active_jobs(stack, online_retail_path):
+    from dataclasses import replace
+
+    from workers.client import TooManyJobs
+
+    team = "team-limit"
+    limited = Client(replace(stack.client.settings, team_max_active_jobs=2))
+    ingest = limited.add_file(online_retail_path, owner="lee", team=team)
+    done = wait_for(lambda: (j := limited.status(ingest["id"], team=team))["status"] in FINAL and j, 60, what="ingest")
+    dataset = done["result_keys"]["dataset"]
+    slow = {"k": "2-30", "n_init": 30}
+    first = limited.submit("sweep", dataset, {**slow, "random_state": 1}, owner="lee", team=team)
+    second = limited.submit("sweep", dataset, {**slow, "random_state": 2}, owner="lee", team=team)
+    with pytest.raises(TooManyJobs, match="already has 2 jobs queued or running"):
+        limited.submit("sweep", dataset, {**slow, "random_state": 3}, owner="lee", team=team)
+    # The same request as a running job is not a new job: it is answered, not refused.
+    assert limited.submit("sweep", dataset, {**slow, "random_state": 1}, owner="kim", team=team)["id"] == first["id"]
+    assert limited.registry.active_count(team) == 2
+    limited.cancel(first["id"], team=team)
+    assert limited.registry.active_count(team) == 1
+    third = limited.submit("sweep", dataset, {**slow, "random_state": 3}, owner="lee", team=team)
+    for job in (second, third):
+        limited.cancel(job["id"], team=team)
+    assert limited.registry.active_count(team) == 0
+    # Other teams are not limited by this team's jobs.
+    assert stack.client.registry.active_count(TEAM) <= 4

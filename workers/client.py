@@ -19,7 +19,17 @@ from analysis.errors import AnalysisError
 from workers import celery_app, storage
 from workers.config import KEY_PREFIX, QUEUE, Settings
 from workers.params import normalise
-from workers.registry import CANCELLED, FAILED, FINAL, QUEUED, RUNNING, Registry, connect, part_task_id
+from workers.registry import (
+    CANCELLED,
+    FAILED,
+    FINAL,
+    QUEUED,
+    RUNNING,
+    Registry,
+    TooManyJobs,
+    connect,
+    part_task_id,
+)
 
 log = logging.getLogger("workers.client")
 
@@ -99,7 +109,8 @@ class Client:
     def _submit(self, kind: str, dataset_id: str, params: dict, *, owner: str, team: str) -> dict:
         total = len(params["k_values"]) if kind == "sweep" else 1
         job, created = self._guard(self.registry.create_job, kind=kind, dataset_id=dataset_id, params=params,
-                                   owner=owner, team=team, total=total)
+                                   owner=owner, team=team, total=total,
+                                   max_active=self.settings.team_max_active_jobs)
         if created:
             self._dispatch(job)
         return job
@@ -204,4 +215,4 @@ def _safe_url(url: str) -> str:
     return re.sub(r"//[^@/]*@", "//***@", url)
 
 
-__all__ = ["CANCELLED", "FAILED", "Client", "QueueUnavailable"]
+__all__ = ["CANCELLED", "FAILED", "Client", "QueueUnavailable", "TooManyJobs"]

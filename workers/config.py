@@ -13,6 +13,7 @@
 | ``WORKER_LOST_MAX_RETRIES`` | ``3`` | a task whose worker process dies is retried this often, then fails |
 | ``WORKER_SOFT_SHUTDOWN`` | ``30`` s | on SIGTERM a worker finishes or requeues its tasks within this |
 | ``JOB_STALE_AFTER`` | visibility timeout + hard limit | a running job without news for this long is recovered |
+| ``TEAM_MAX_ACTIVE_JOBS`` | ``4`` | queued or running jobs a team may have at once (0: no limit) |
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Settings:
     worker_lost_max_retries: int
     soft_shutdown_timeout: float
     stale_after: float
+    team_max_active_jobs: int | None
 
     @property
     def datasets_dir(self) -> Path:
@@ -92,4 +94,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         worker_lost_max_retries=int(_number(env, "WORKER_LOST_MAX_RETRIES", 3)),
         soft_shutdown_timeout=_number(env, "WORKER_SOFT_SHUTDOWN", 30),
         stale_after=_number(env, "JOB_STALE_AFTER", visibility + hard),
+        team_max_active_jobs=_limit(env, "TEAM_MAX_ACTIVE_JOBS", 4),
     )
+
+
+def _limit(env: Mapping[str, str], name: str, default: int) -> int | None:
+    """A whole-number limit where 0 means none."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"Environment variable {name}={raw!r} is not a whole number.") from exc
+    if value < 0:
+        raise ValueError(f"Environment variable {name} must be 0 (no limit) or more (got {raw}).")
+    return value or None

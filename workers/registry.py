@@ -26,6 +26,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from analysis.errors import AnalysisError
 from workers.config import KEY_PREFIX
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -50,8 +51,16 @@ if ARGV[2] ~= '' then
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[1] == 'done' or ARGV[1] == 'failed' or ARGV[1] == 'cancelled' then
+  local team = redis.call('HGET', KEYS[1], 'team')
+  redis.call('SREM', '""" + KEY_PREFIX + """active:' .. team, redis.call('HGET', KEYS[1], 'id'))
+end
 return 1
 """
+
+
+class TooManyJobs(AnalysisError):
+    """The team reached its limit of concurrently queued or running jobs (a message for the user)."""
 
 
 def connect(url: str, *, patient: bool = True) -> redis.Redis:
@@ -98,15 +107,25 @@ class Registry:
     # ---- jobs ------------------------------------------------------------------------------------------------
 
     def create_job(self, *, kind: str, dataset_id: str, params: dict, owner: str, team: str,
-                   total: int = 1) -> tuple[dict, bool]:
+                   total: int = 1, max_active: int | None = None) -> tuple[dict, bool]:
         """Create a queued job, or return the live one answering the same request.
 
         Returns ``(job, created)``. A request whose earlier job failed or was cancelled gets a new job.
+        ``max_active``: refuse (:class:`TooManyJobs`) a new job while the team has this many queued or running
+        (two submissions racing may both pass the check: the limit can be exceeded by one).
         """
         if kind not in KINDS:
             raise ValueError(f"unknown job kind {kind!r}")
         rkey = request_key(kind, dataset_id, params)
         pointer = _k("jobkey", team, rkey)
+        live = self.get(self.r.get(pointer))
+        if live is not None and live["status"] not in (FAILED, CANCELLED):
+            return live, False
+        if max_active is not None and self.active_count(team) >= max_active:
+            raise TooManyJobs(
+                f"Your team already has {max_active} jobs queued or running, the most allowed at once; wait for "
+                "one to finish or cancel one on the Jobs page."
+            )
         job_id = uuid.uuid4().hex[:16]
         # Claim the request atomically; if someone else holds it, reuse their job unless it ended badly.
         for _ in range(3):
@@ -140,8 +159,13 @@ class Registry:
         with self.r.pipeline() as pipe:
             pipe.hset(job_key(job_id), mapping=record)
             pipe.zadd(_k("jobs", team), {job_id: now})
+            pipe.sadd(_k("active", team), job_id)
             pipe.execute()
         return self.get(job_id), True
+
+    def active_count(self, team: str) -> int:
+        """How many of the team's jobs are queued or running."""
+        return int(self.r.scard(_k("active", team)))
 
     def get(self, job_id: str | None) -> dict | None:
         """The job record with decoded types, or None."""
