@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,7 +20,6 @@ from analysis.features import (
     transform_features,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 AS_OF = pd.Timestamp("2021-04-08 00:00")
 
 
@@ -355,13 +352,9 @@ def test_transform_does_not_modify_input_and_to_dict_is_json():
 
 
 @pytest.mark.realdata
-def test_real_data_features_add_up():
-    path = DATA / "online_retail.parquet"
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing; CI must have ../shared/data")
-        pytest.skip(f"{path} not available")
-    raw = pd.read_parquet(path, columns=["InvoiceNo", "CustomerID", "InvoiceDate", "Quantity", "UnitPrice"])
+def test_real_data_features_add_up(online_retail_path):
+    columns = ["InvoiceNo", "CustomerID", "InvoiceDate", "Quantity", "UnitPrice"]
+    raw = pd.read_parquet(online_retail_path, columns=columns)
     raw = raw[raw["CustomerID"].notna() & (raw["Quantity"] > 0) & (raw["UnitPrice"] > 0)]
     tx = pd.DataFrame(
         {

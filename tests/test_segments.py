@@ -1,7 +1,5 @@
 import json
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,8 +7,6 @@ import pytest
 
 from analysis.errors import AnalysisError
 from analysis.segments import feature_label, name_segments, profile_segments
-
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture
@@ -216,13 +212,8 @@ def test_feature_label():
 
 
 @pytest.mark.realdata
-def test_real_customer_file_by_city():
-    path = DATA_DIR / "ecommerce_customer_behavior.csv"
-    if not path.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{path} is missing")
-        pytest.skip(f"{path} is missing")
-    raw = pd.read_csv(path).set_index("Customer_ID")
+def test_real_customer_file_by_city(ecommerce_path):
+    raw = pd.read_csv(ecommerce_path).set_index("Customer_ID")
     labels = pd.Series(pd.factorize(raw["City"])[0], index=raw.index)
     p = profile_segments(raw[["Total_Spend", "Items_Purchased"]], labels, monetary_col="Total_Spend")
     names = list(p.names.values())
