@@ -221,3 +221,52 @@ def test_team_limit_on_active_jobs(stack, online_retail_path):
     assert limited.registry.active_count(team) == 0
     # Other teams are not limited by this team's jobs.
     assert stack.client.registry.active_count(TEAM) <= 4
+
+
+def test_identical_requests_racing_get_one_job(stack):
+    import threading
+
+    params = {"rules": {"duplicates": True, "non_product_codes": True}, "as_of": "2012-02-01"}
+    ids: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def submit() -> None:
+        barrier.wait()
+        ids.append(stack.client.submit("describe", stack.dataset_id, params, owner="ann", team=TEAM)["id"])
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(ids) == 8 and len(set(ids)) == 1
+    assert stack.wait(ids[0])["status"] == DONE
+
+
+def test_reimport_with_another_mapping_is_team_scoped(stack, tmp_path):
+    csv = "Client,When,Paid,Total\na,2024-01-01,5,1\nb,2024-01-02,7,2\nc,2024-01-03,9,3\n"
+    job = stack.wait(stack.client.add_upload("paid.csv", csv.encode(), owner="ann", team=TEAM)["id"])
+    assert job["status"] == DONE
+    first = stack.client.dataset(job["result_keys"]["dataset"], team=TEAM)
+    assert first["mapping"]["amount"] == "Total"  # the guess
+    sha = job["params"]["sha"]
+    with pytest.raises(AnalysisError, match="no longer available"):
+        stack.client.reimport(sha, ".csv", "paid.csv", owner="bob", team="team-b", mapping={"amount": "Paid"})
+    again = stack.wait(stack.client.reimport(sha, ".csv", "paid.csv", owner="ann", team=TEAM,
+                                             mapping={"amount": "Paid"})["id"])
+    assert again["status"] == DONE, again["error"]
+    second = stack.client.dataset(again["result_keys"]["dataset"], team=TEAM)
+    assert second["mapping"]["amount"] == "Paid" and second["id"] != first["id"]
+
+
+def test_cluster_job_writes_display_sample_and_safe_csv(stack):
+    job = stack.wait(stack.client.submit("cluster", stack.dataset_id, {"k": 3}, owner="ann", team=TEAM)["id"])
+    assert job["status"] == DONE, job["error"]
+    sample = stack.client.result(job["id"], "sample", team=TEAM)
+    members = stack.client.result(job["id"], "membership", team=TEAM)
+    assert len(sample) == 4_338 and {"pc1", "pc2", "segment"} <= set(sample.columns)  # small data: all of it
+    csv_path = stack.client.result_path(job["id"], "membership_csv", team=TEAM)
+    lines = csv_path.read_text().splitlines()
+    assert lines[0].startswith("customer_id,segment,segment_name")
+    assert len(lines) == 1 + len(members)
+    assert stack.client.result_path(job["id"], "membership_csv", team="team-b") is None

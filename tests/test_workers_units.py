@@ -29,6 +29,8 @@ def test_settings_defaults_and_derived_limits():
     ({"TASK_TIME_LIMIT": "100", "TASK_SOFT_TIME_LIMIT": "50", "REDIS_VISIBILITY_TIMEOUT": "80"},
      "REDIS_VISIBILITY_TIMEOUT (80) must be above TASK_TIME_LIMIT (100)"),
     ({"WORKER_CONCURRENCY": "-1"}, "must be positive"),
+    ({"TASK_SOFT_TIME_LIMIT": "50", "JOB_STALE_AFTER": "100"}, "JOB_STALE_AFTER (100) must be above TASK_TIME_LIMIT"),
+    ({"TEAM_MAX_ACTIVE_JOBS": "-2"}, "TEAM_MAX_ACTIVE_JOBS must be 0 (no limit) or more"),
 ])
 def test_bad_settings_name_the_variable(env, message):
     with pytest.raises(ValueError) as err:

@@ -72,6 +72,23 @@ class Client:
         path = self.settings.uploads_dir / f"{digest}{suffix}"
         if not path.exists():
             storage.atomic_write_bytes(path, content)
+        self._guard(self.registry.r.sadd, f"{KEY_PREFIX}uploads:{team}", f"{digest}{suffix}")
+        return self._ingest(path, name, digest, mapping, sheet, owner=owner, team=team)
+
+    def reimport(self, sha: str, suffix: str, name: str, *, owner: str, team: str,
+                 mapping: dict[str, str] | None = None, sheet: str | int = 0) -> dict:
+        """Import a file this team uploaded before again (e.g. with another column mapping); returns the ingest
+        job. A file another team uploaded is reported as missing, like one never uploaded."""
+        stored = f"{sha}{suffix.lower()}"
+        if not re.fullmatch(r"[0-9a-f]{32}\.[a-z]{2,7}", stored) or not self._guard(
+                self.registry.r.sismember, f"{KEY_PREFIX}uploads:{team}", stored):
+            raise AnalysisError(f"The uploaded file '{Path(name).name}' is no longer available; upload it again.")
+        path = self.settings.uploads_dir / stored
+        if not path.exists():
+            raise AnalysisError(f"The uploaded file '{Path(name).name}' is no longer available; upload it again.")
+        return self._ingest(path, Path(name).name, sha, mapping, sheet, owner=owner, team=team)
+
+    def _ingest(self, path: Path, name: str, digest: str, mapping, sheet, *, owner: str, team: str) -> dict:
         params = {"upload": storage.relative(self.settings, path), "name": name, "sha": digest,
                   "mapping": dict(mapping or {}), "sheet": sheet}
         return self._submit("ingest", "", params, owner=owner, team=team)
@@ -112,7 +129,13 @@ class Client:
                                    owner=owner, team=team, total=total,
                                    max_active=self.settings.team_max_active_jobs)
         if created:
-            self._dispatch(job)
+            try:
+                self._dispatch(job)
+            except Exception as exc:  # broker unreachable: do not leave a queued job with nothing behind it
+                log.exception("could not queue the tasks of job %s", job["id"])
+                self._guard(self.registry.fail, job["id"], "The job could not be queued (the queue was unreachable); "
+                                                           "submit it again.")
+                raise QueueUnavailable(f"The job queue is not reachable: {exc}") from exc
         return job
 
     def _dispatch(self, job: dict, *, only: list[int] | None = None) -> None:
@@ -132,7 +155,7 @@ class Client:
     def list_jobs(self, *, team: str, offset: int = 0, limit: int = 20) -> dict:
         """``{"jobs": [...newest first], "total": n}``."""
         jobs = self._guard(self.registry.list_jobs, team, offset=offset, limit=limit)
-        return {"jobs": [self._recover(j) for j in jobs], "total": self.registry.count_jobs(team)}
+        return {"jobs": [self._recover(j) for j in jobs], "total": self._guard(self.registry.count_jobs, team)}
 
     def cancel(self, job_id: str, *, team: str) -> dict | None:
         """Cancel a queued or running job: revoke its tasks (killing running ones); None if absent."""
@@ -140,11 +163,11 @@ class Client:
         if job is None:
             return None
         if job["status"] not in FINAL:
-            self.registry.cancel(job_id)
+            self._guard(self.registry.cancel, job_id)
             ids = ([part_task_id(job_id, k) for k in job["params"]["k_values"]] + [f"{job_id}-join"]
                    if job["kind"] == "sweep" else [job_id])
             self.app.control.revoke(ids, terminate=True, signal="SIGKILL")
-        return self.registry.get(job_id)
+        return self._guard(self.registry.get, job_id)
 
     def result(self, job_id: str, name: str, *, team: str) -> dict | pd.DataFrame | None:
         """A result of a finished job by name (``describe``, ``sweep``, ``segments``, ``membership``, ...)."""
@@ -156,7 +179,17 @@ class Client:
             return self.registry.get_result(location)
         if re.fullmatch(r"[0-9a-f]{16}", location):  # a dataset id (ingest jobs)
             return self.dataset(location, team=team)
-        return pd.read_parquet(storage.resolve(self.settings, location))
+        path = storage.resolve(self.settings, location)
+        return pd.read_parquet(path) if path.suffix == ".parquet" else None
+
+    def result_path(self, job_id: str, name: str, *, team: str) -> Path | None:
+        """The file behind a file result (e.g. ``membership_csv`` to send as a download), or None."""
+        job = self.status(job_id, team=team)
+        location = (job or {}).get("result_keys", {}).get(name)
+        if not location or location.startswith(KEY_PREFIX) or re.fullmatch(r"[0-9a-f]{16}", location):
+            return None
+        path = storage.resolve(self.settings, location)
+        return path if path.exists() else None
 
     # ---- health and recovery ---------------------------------------------------------------------------------
 
@@ -180,6 +213,8 @@ class Client:
             return job
         if time.time() - (job["updated"] or job["created"]) < self.settings.stale_after:
             return job
+        if job["status"] == QUEUED and int(self.registry.r.llen(QUEUE)) > 0:
+            return job  # still waiting its turn behind other work, not lost
         token = self.registry.acquire(f"recover:{job['id']}", ttl=30)
         if token is None:
             return job

@@ -82,6 +82,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"REDIS_VISIBILITY_TIMEOUT ({visibility:g}) must be above TASK_TIME_LIMIT ({hard:g}), "
             "or a long task would be delivered twice while it runs."
         )
+    stale_after = _number(env, "JOB_STALE_AFTER", visibility + hard)
+    if stale_after <= hard:
+        raise ValueError(f"JOB_STALE_AFTER ({stale_after:g}) must be above TASK_TIME_LIMIT ({hard:g}), or a job "
+                         "still running would be taken for lost.")
     return Settings(
         redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
         data_dir=Path(env.get("SEGMENTS_DATA_DIR") or "data").resolve(),
@@ -93,7 +97,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         unacked_restore_interval=_number(env, "UNACKED_RESTORE_INTERVAL", 10),
         worker_lost_max_retries=int(_number(env, "WORKER_LOST_MAX_RETRIES", 3)),
         soft_shutdown_timeout=_number(env, "WORKER_SOFT_SHUTDOWN", 30),
-        stale_after=_number(env, "JOB_STALE_AFTER", visibility + hard),
+        stale_after=stale_after,
         team_max_active_jobs=_limit(env, "TEAM_MAX_ACTIVE_JOBS", 4),
     )
 

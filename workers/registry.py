@@ -63,6 +63,41 @@ class TooManyJobs(AnalysisError):
     """The team reached its limit of concurrently queued or running jobs (a message for the user)."""
 
 
+# Create a job unless a live one answers the same request. KEYS: request pointer, team's job list, team's active
+# set, new job hash. ARGV: job id, created, max active (0 = no limit), then the record's field/value pairs.
+# Returns {1, id} created, {0, existing id} reused, {-1, ""} refused by the limit.
+_CREATE = """
+local existing = redis.call('GET', KEYS[1])
+if existing then
+  local st = redis.call('HGET', '""" + KEY_PREFIX + """job:' .. existing, 'status')
+  if st and st ~= 'failed' and st ~= 'cancelled' then return {0, existing} end
+end
+local limit = tonumber(ARGV[3])
+if limit > 0 and redis.call('SCARD', KEYS[3]) >= limit then return {-1, ''} end
+redis.call('HSET', KEYS[4], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1])
+return {1, ARGV[1]}
+"""
+
+# Store a finished sweep part and raise the job's progress to the number of stored parts (never lower it, never
+# touch a final job). KEYS: parts hash, job hash. ARGV: part name, JSON, now, total. Returns the part count.
+_SAVE_PART = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local n = redis.call('HLEN', KEYS[1])
+local st = redis.call('HGET', KEYS[2], 'status')
+if st == 'queued' or st == 'running' then
+  local cur = tonumber(redis.call('HGET', KEYS[2], 'progress_done') or '0')
+  if n > cur then
+    redis.call('HSET', KEYS[2], 'progress_done', n, 'updated', ARGV[3],
+               'message', n .. ' of ' .. ARGV[4] .. ' values of k scored')
+  end
+end
+return n
+"""
+
+
 def connect(url: str, *, patient: bool = True) -> redis.Redis:
     """A Redis client. ``patient`` (workers) rides out a restart of the server by retrying for about a
     minute; impatient (web requests) gives up after about a second so the page can say the queue is down."""
@@ -103,6 +138,8 @@ class Registry:
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
         self._transition = client.register_script(_TRANSITION)
+        self._create = client.register_script(_CREATE)
+        self._save_part = client.register_script(_SAVE_PART)
 
     # ---- jobs ------------------------------------------------------------------------------------------------
 
@@ -111,44 +148,14 @@ class Registry:
         """Create a queued job, or return the live one answering the same request.
 
         Returns ``(job, created)``. A request whose earlier job failed or was cancelled gets a new job.
-        ``max_active``: refuse (:class:`TooManyJobs`) a new job while the team has this many queued or running
-        (two submissions racing may both pass the check: the limit can be exceeded by one).
+        ``max_active``: refuse (:class:`TooManyJobs`) a new job while the team has this many queued or running.
+        The look-up, the limit check and the writes are one Redis script, so two identical requests racing
+        (a double click, two tabs) get one job.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown job kind {kind!r}")
         rkey = request_key(kind, dataset_id, params)
-        pointer = _k("jobkey", team, rkey)
-        live = self.get(self.r.get(pointer))
-        if live is not None and live["status"] not in (FAILED, CANCELLED):
-            return live, False
-        if max_active is not None and self.active_count(team) >= max_active:
-            raise TooManyJobs(
-                f"Your team already has {max_active} jobs queued or running, the most allowed at once; wait for "
-                "one to finish or cancel one on the Jobs page."
-            )
         job_id = uuid.uuid4().hex[:16]
-        # Claim the request atomically; if someone else holds it, reuse their job unless it ended badly.
-        for _ in range(3):
-            if self.r.set(pointer, job_id, nx=True):
-                break
-            existing = self.r.get(pointer)
-            job = self.get(existing) if existing else None
-            if job is not None and job["status"] not in (FAILED, CANCELLED):
-                return job, False
-            # Failed, cancelled or vanished: take the pointer over (compare-and-set on the old value).
-            with self.r.pipeline() as pipe:
-                try:
-                    pipe.watch(pointer)
-                    if pipe.get(pointer) != existing:
-                        continue
-                    pipe.multi()
-                    pipe.set(pointer, job_id)
-                    pipe.execute()
-                    break
-                except redis.WatchError:
-                    continue
-        else:  # pragma: no cover - three lost races in a row
-            raise RuntimeError("could not register the job; try again")
         now = time.time()
         record = {
             "id": job_id, "kind": kind, "params": json.dumps(params, sort_keys=True), "dataset_id": dataset_id,
@@ -156,12 +163,17 @@ class Registry:
             "message": "Waiting for a worker", "created": now, "started": "", "finished": "", "updated": now,
             "error": "", "result_keys": "{}", "request_key": rkey, "attempts": 0,
         }
-        with self.r.pipeline() as pipe:
-            pipe.hset(job_key(job_id), mapping=record)
-            pipe.zadd(_k("jobs", team), {job_id: now})
-            pipe.sadd(_k("active", team), job_id)
-            pipe.execute()
-        return self.get(job_id), True
+        fields = [x for pair in record.items() for x in pair]
+        outcome, answer = self._create(
+            keys=[_k("jobkey", team, rkey), _k("jobs", team), _k("active", team), job_key(job_id)],
+            args=[job_id, now, max_active or 0, *fields],
+        )
+        if int(outcome) == -1:
+            raise TooManyJobs(
+                f"Your team already has {max_active} jobs queued or running, the most allowed at once; wait for "
+                "one to finish or cancel one on the Jobs page."
+            )
+        return self.get(answer), int(outcome) == 1
 
     def active_count(self, team: str) -> int:
         """How many of the team's jobs are queued or running."""
@@ -229,14 +241,10 @@ class Registry:
 
     # ---- sweep parts -----------------------------------------------------------------------------------------
 
-    def save_part(self, job_id: str, part: str, value: dict) -> int:
-        """Store a finished part (idempotent) and return how many distinct parts are stored."""
-        key = _k("job", job_id, "parts")
-        with self.r.pipeline() as pipe:
-            pipe.hset(key, part, json.dumps(value))
-            pipe.hlen(key)
-            _, count = pipe.execute()
-        return int(count)
+    def save_part(self, job_id: str, part: str, value: dict, *, total: int) -> int:
+        """Store a finished part (idempotent), raise the job's progress, return how many parts are stored."""
+        return int(self._save_part(keys=[_k("job", job_id, "parts"), job_key(job_id)],
+                                   args=[part, json.dumps(value), time.time(), total]))
 
     def parts(self, job_id: str) -> dict[str, dict]:
         return {k: json.loads(v) for k, v in self.r.hgetall(_k("job", job_id, "parts")).items()}

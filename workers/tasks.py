@@ -22,8 +22,10 @@ from analysis import pipeline
 from analysis import schema as S
 from analysis.clustering import SweepPoint, SweepResult, evaluate_k
 from analysis.errors import AnalysisError
+from analysis.exports import neutralise_formulas
 from analysis.normalize import Dataset
 from analysis.projection import project_2d
+from analysis.sampling import stratified_sample
 from workers import storage
 from workers.celery_app import app, settings
 from workers.registry import Registry, connect, part_task_id
@@ -32,6 +34,8 @@ log = logging.getLogger("workers.tasks")
 
 # A task whose worker process dies is sent again after 1 s, at most WORKER_LOST_MAX_RETRIES times.
 TASK_OPTIONS = {"bind": True, "max_retries": settings.worker_lost_max_retries, "default_retry_delay": 1}
+
+DISPLAY_SAMPLE = 5000  # customers in the chart sample of a cluster job
 
 TASK_NAMES = ("segments.ingest", "segments.describe", "segments.cluster", "segments.sweep_part",
               "segments.sweep_join")
@@ -47,8 +51,11 @@ class JobFailed(Exception):
     """Raised after the job record says failed, so Celery records the task as failed too."""
 
 
-def _run(job_id: str, what: str, body):
-    """Run ``body(job)`` for a job that is not final; turn errors into a failed job with a message."""
+def _run(job_id: str, what: str, body, *, current: str | None = None):
+    """Run ``body(job)`` for a job that is not final; turn errors into a failed job with a message.
+
+    ``current``: the Celery id of the running task (not revoked when a failure stops the job's other tasks).
+    """
     reg = registry()
     job = reg.get(job_id)
     if job is None:
@@ -60,25 +67,26 @@ def _run(job_id: str, what: str, body):
         return body(job)
     except AnalysisError as exc:
         reg.fail(job_id, exc.message)
-        _revoke_parts(job)
+        _revoke_parts(job, current=current)
         raise JobFailed(exc.message) from exc
     except SoftTimeLimitExceeded as exc:
         message = f"{what} took longer than the {settings.soft_time_limit:g} s limit and was stopped."
         reg.fail(job_id, message)
-        _revoke_parts(job)
+        _revoke_parts(job, current=current)
         raise JobFailed(message) from exc
     except Exception as exc:
         log.exception("job %s (%s, dataset %s) failed in %s", job_id, job["kind"], job["dataset_id"], what)
         reg.fail(job_id, f"Internal error in {what} ({type(exc).__name__}); the worker log has the details "
                          f"under job {job_id}.")
-        _revoke_parts(job)
+        _revoke_parts(job, current=current)
         raise
 
 
-def _revoke_parts(job: dict) -> None:
+def _revoke_parts(job: dict, *, current: str | None = None) -> None:
+    """Stop the other parts of a failed sweep: queued ones are skipped, running ones killed (like a cancel)."""
     if job["kind"] == "sweep":
-        ids = [part_task_id(job["id"], k) for k in job["params"].get("k_values", [])]
-        app.control.revoke(ids)
+        ids = [part_task_id(job["id"], k) for k in job["params"].get("k_values", [])] + [f"{job['id']}-join"]
+        app.control.revoke([i for i in ids if i != current], terminate=True, signal="SIGKILL")
 
 
 # ---- loading -------------------------------------------------------------------------------------------------
@@ -171,11 +179,24 @@ def cluster(self, job_id: str) -> str | None:
         fs = pipeline.feature_set(prepared, p["features"], log=p["log"], scaling=p["scaling"])
         seg = pipeline.segment(fs, p["k"], random_state=p["random_state"], n_init=p["n_init"], prepared=prepared)
         coords, explained = project_2d(fs.matrix.values, random_state=p["random_state"])
-        path = storage.job_dir(settings, job_id) / "membership.parquet"
-        storage.atomic_write_parquet(path, seg.membership.join(coords))
+        membership = seg.membership.join(coords)
+        folder = storage.job_dir(settings, job_id)
+        # The full table, a display sample (what charts read: a few thousand rows, small segments kept) and the
+        # formula-safe CSV download, so the web never loads or converts a million rows per request.
+        storage.atomic_write_parquet(folder / "membership.parquet", membership)
+        storage.atomic_write_parquet(folder / "sample.parquet", stratified_sample(membership, DISPLAY_SAMPLE))
+        csv = neutralise_formulas(membership.reset_index()).to_csv(index=False)
+        storage.atomic_write_bytes(folder / "membership.csv", csv.encode("utf-8"))
         key = reg.put_result(job_id, "segments", {"features": fs.matrix.to_dict(), "projection_explained": explained,
-                                                  "dataset_name": prepared.dataset.source, **seg.to_dict()})
-        reg.finish(job_id, result_keys={"segments": key, "membership": storage.relative(settings, path)})
+                                                  "dataset_name": prepared.dataset.source,
+                                                  "display_sample_size": min(len(membership), DISPLAY_SAMPLE),
+                                                  **seg.to_dict()})
+        reg.finish(job_id, result_keys={
+            "segments": key,
+            "membership": storage.relative(settings, folder / "membership.parquet"),
+            "sample": storage.relative(settings, folder / "sample.parquet"),
+            "membership_csv": storage.relative(settings, folder / "membership.csv"),
+        })
         return key
 
     return _run(job_id, "clustering", body)
@@ -208,14 +229,13 @@ def sweep_part(self, job_id: str, k: int) -> dict | None:
         point = evaluate_k(values.to_numpy(dtype=float), k, random_state=p["random_state"], n_init=p["n_init"],
                            stability_seeds=p["stability_seeds"],
                            silhouette_sample_size=p["silhouette_sample_size"])
-        done = reg.save_part(job_id, str(k), point.to_dict())
         total = len(p["k_values"])
-        reg.heartbeat(job_id, progress_done=done, message=f"{done} of {total} values of k scored")
+        done = reg.save_part(job_id, str(k), point.to_dict(), total=total)
         if done >= total:
             sweep_join.apply_async((job_id,), task_id=f"{job_id}-join")
         return point.to_dict()
 
-    return _run(job_id, f"scoring k={k}", body)
+    return _run(job_id, f"scoring k={k}", body, current=self.request.id)
 
 
 @app.task(name="segments.sweep_join", **TASK_OPTIONS)
@@ -230,22 +250,17 @@ def sweep_join(self, job_id: str) -> str | None:
         if missing:
             log.info("join of %s: waiting for k=%s", job_id, missing)
             return None
-        token = reg.acquire(f"join:{job_id}", ttl=120)
-        if token is None:
-            return None
-        try:
-            points = [SweepPoint.from_dict(parts[str(k)]) for k in p["k_values"]]
-            values, info = _matrix(job)
-            result = SweepResult.from_points(points, n_customers=len(values), n_features=values.shape[1],
-                                             silhouette_sample_size=p["silhouette_sample_size"])
-            body_ = {"features": info, "random_state": p["random_state"], "n_init": p["n_init"],
-                     "stability_seeds": p["stability_seeds"], **result.to_dict()}
-            key = reg.put_result(job_id, "sweep", body_)
-            rec = result.recommendation
-            reg.finish(job_id, result_keys={"sweep": key}, message=f"Recommended k = {rec.k}")
-            return key
-        finally:
-            reg.release(f"join:{job_id}", token)
+        # No lock: the result is one SET and a final status is never changed, so a second join (a redelivery,
+        # or two last parts finishing together) writes the same result and changes nothing else.
+        points = [SweepPoint.from_dict(parts[str(k)]) for k in p["k_values"]]
+        values, info = _matrix(job)
+        result = SweepResult.from_points(points, n_customers=len(values), n_features=values.shape[1],
+                                         silhouette_sample_size=p["silhouette_sample_size"])
+        body_ = {"features": info, "random_state": p["random_state"], "n_init": p["n_init"],
+                 "stability_seeds": p["stability_seeds"], **result.to_dict()}
+        key = reg.put_result(job_id, "sweep", body_)
+        reg.finish(job_id, result_keys={"sweep": key}, message=f"Recommended k = {result.recommendation.k}")
+        return key
 
     return _run(job_id, "choosing k", body)
 
@@ -256,5 +271,8 @@ def _worker_lost(sender=None, task_id=None, exception=None, args=None, **_kwargs
     if isinstance(exception, WorkerLostError) and getattr(sender, "name", "") in TASK_NAMES and args:
         registry().fail(args[0], f"A worker process died {settings.worker_lost_max_retries + 1} times while "
                                  f"running this job ({sender.name}); it may need more memory.")
+        job = registry().get(args[0])
+        if job is not None:
+            _revoke_parts(job, current=task_id)
 
 
