@@ -27,8 +27,9 @@ import flask
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from analysis.errors import AnalysisError
+from webapp import auth, ids
 from webapp import components as C
-from webapp import ids
+from webapp.auth import hosted_settings
 from webapp.downloads import register_downloads
 from webapp.healthz import register_healthz
 from webapp.identity import current_identity, install, local_mode, team_client
@@ -39,7 +40,7 @@ log = logging.getLogger("webapp")
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 TITLE = C.TITLE
-TEAM = OWNER = "local"  # local mode; see webapp.identity
+TEAM = OWNER = "local"  # local mode; hosted mode signs users in (webapp.auth, webapp.identity)
 ACTIVE = C.ACTIVE
 POLL_MS = 1000
 JOB_LIMIT = 50
@@ -173,12 +174,19 @@ def layout() -> html.Div:
 
 
 def create_app(client: Client | None = None) -> dash.Dash:
-    """The Dash app; ``client`` defaults to a :class:`Client` for the environment's settings, made on first use."""
+    """The Dash app; ``client`` defaults to a :class:`Client` for the environment's settings, made on first use.
+
+    Hosted mode (sign-in, one team per user) when the environment asks for it (:func:`webapp.auth.hosted_settings`;
+    :class:`webapp.auth.HostedModeError` when it is misconfigured, e.g. without ``SECRET_KEY``), else local mode."""
     app = dash.Dash(__name__, title=TITLE, update_title=None, assets_folder=str(ASSETS), external_stylesheets=[],
                     external_scripts=[], serve_locally=True, use_pages=True, pages_folder="",
                     suppress_callback_exceptions=False)
     server = app.server
-    server.secret_key = os.environ.get("SECRET_KEY") or os.urandom(32)
+    hosted = hosted_settings()  # HostedModeError (naming the variable) when hosted mode cannot run safely
+    if hosted is None:
+        server.secret_key = os.environ.get("SECRET_KEY") or os.urandom(32)
+    else:
+        auth.install(app, hosted)
     mb = max_upload_mb()
     server.config["MAX_UPLOAD_MB"] = mb
     server.config["MAX_CONTENT_LENGTH"] = max_request_bytes(mb)
@@ -220,6 +228,13 @@ def create_app(client: Client | None = None) -> dash.Dash:
     def show_dataset(selected, datasets):
         meta = C.dataset_by_id(datasets, selected)
         return f"Dataset: {meta['name']}" if meta else "No dataset selected"
+
+    if hosted is not None:
+        @app.callback(Output(C.NAV_USER, "children"), Output(C.NAV_SIGNOUT_TOKEN, "value"),
+                      Input(ids.URL, "pathname"))
+        def show_user(_path):
+            user, team = current_identity()
+            return [html.Strong(user), f" · team {team}"], auth.csrf_token()
 
     register_healthz(server, get_client)
     register_downloads(server)

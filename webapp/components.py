@@ -32,6 +32,13 @@ JOB_KEYS = ("id", "kind", "status", "progress_done", "progress_total", "message"
             "created", "started", "finished", "params", "result_keys")
 
 
+# Hosted mode's navbar items (webapp.app fills them in for the signed-in user).
+NAV_USER = "nav-user"
+NAV_SIGNOUT_FORM = "nav-signout-form"
+NAV_SIGNOUT_TOKEN = "nav-signout-token"
+NAV_SIGNOUT = "nav-signout"
+
+
 # ---- layout pieces -------------------------------------------------------------------------------------------
 
 def navbar(local: bool) -> dbc.Navbar:
@@ -44,6 +51,15 @@ def navbar(local: bool) -> dbc.Navbar:
     if local:
         right.append(dbc.Badge("local mode", id=ids.LOCAL_BADGE, color="warning", text_color="dark",
                                className="ms-1", title="No sign-in: everyone is user 'local' of team 'local'."))
+    else:
+        # Hosted mode: who is signed in is filled in by a callback (the layout is the same for every user: Dash
+        # sends a validation copy of it to every browser). Signing out is a POST with the session's CSRF token.
+        right.append(html.Span(id=NAV_USER, className="navbar-text text-light small ms-1"))
+        right.append(html.Form([
+            dcc.Input(type="hidden", name="csrf_token", id=NAV_SIGNOUT_TOKEN, value=""),
+            html.Button("Sign out", type="submit", id=NAV_SIGNOUT,
+                        className="btn btn-link btn-sm text-light text-decoration-underline p-0 ms-3"),
+        ], action="/logout", method="POST", id=NAV_SIGNOUT_FORM, className="d-inline m-0"))
     return dbc.Navbar(
         dbc.Container([
             dbc.NavbarBrand(TITLE, href="/"),

@@ -1,9 +1,13 @@
 """Who is asking: the user and team every job-queue call is made for.
 
-Local mode (today): everyone is user ``local`` of team ``local`` and the navbar shows a "local mode" badge. A
-later issue adds sign-in; it only has to change :func:`current_identity` (e.g. read the signed-in user from the
-Flask session), because every client call of the web app goes through :func:`team_client`, which binds the
-identity's team (and user, as the owner of new jobs) to each call.
+* Local mode (``python -m workers run``, no ``HOSTED_MODE`` / ``USERS_FILE``): no sign-in; everyone is user
+  ``local`` of team ``local`` and the navbar shows a "local mode" badge.
+* Hosted mode (:mod:`webapp.auth`): the signed-in user and the team the users file gives them. A request without
+  a signed-in user never gets an identity (:class:`NotSignedIn`, HTTP 401), so it can never fall back to another
+  team.
+
+Every client call of the web app goes through :func:`team_client`, which binds the identity's team (and user, as
+the owner of new jobs) to each call; the client answers another team's ids like unknown ones.
 
 The job-queue client itself is kept on the Flask app (``server.extensions``), made lazily on first use, so
 importing the web app touches neither Redis nor Celery and each app (tests make several) has its own.
@@ -15,11 +19,14 @@ import threading
 from typing import NamedTuple
 
 import flask
+from werkzeug.exceptions import Unauthorized
 
 from workers.client import Client
 
 EXTENSION = "segments_client"
+AUTH_EXTENSION = "segments_auth"  # set by webapp.auth.install in hosted mode
 LOCAL_USER = LOCAL_TEAM = "local"
+UPLOAD_LOOKBACK = 1000  # hosted mode: how many of the team's newest jobs vouch for an upload read again
 
 
 class Identity(NamedTuple):
@@ -27,14 +34,42 @@ class Identity(NamedTuple):
     team: str
 
 
+LOCAL = Identity(LOCAL_USER, LOCAL_TEAM)
+
+
+class NotSignedIn(Unauthorized):
+    description = "Sign in first."
+
+
+def _hosted() -> bool:
+    return flask.has_app_context() and flask.current_app.extensions.get(AUTH_EXTENSION) is not None
+
+
 def local_mode() -> bool:
     """True while the app has no sign-in (the navbar says so)."""
-    return True
+    return not _hosted()
+
+
+def signed_in() -> Identity | None:
+    """The signed-in user's identity in hosted mode, else None (also outside a request)."""
+    if not _hosted() or not flask.has_request_context():
+        return None
+    from flask_login import current_user
+
+    if current_user is None or not current_user.is_authenticated:
+        return None
+    return Identity(current_user.name, current_user.team)
 
 
 def current_identity() -> Identity:
-    """``(user, team)`` of the request being served; ``("local", "local")`` in local mode."""
-    return Identity(LOCAL_USER, LOCAL_TEAM)
+    """``(user, team)`` of the request being served: ``("local", "local")`` in local mode, the signed-in user and
+    their team in hosted mode (:class:`NotSignedIn` when nobody is signed in)."""
+    if not _hosted():
+        return LOCAL
+    identity = signed_in()
+    if identity is None:
+        raise NotSignedIn()
+    return identity
 
 
 class LazyClient:
@@ -62,9 +97,11 @@ def install(server: flask.Flask, client: Client | None = None) -> LazyClient:
 class TeamClient:
     """The client facade with the identity bound: the only way pages and routes reach the job queue."""
 
-    def __init__(self, client: Client, identity: Identity) -> None:
+    def __init__(self, client: Client, identity: Identity, *, own_uploads_only: bool = False) -> None:
+        """``own_uploads_only`` (hosted mode): :meth:`upload_bytes` reads only files the team itself uploaded."""
         self.client = client
         self.user, self.team = identity
+        self.own_uploads_only = own_uploads_only
 
     # datasets
     def datasets(self) -> list[dict]:
@@ -83,6 +120,10 @@ class TeamClient:
         """The bytes of an earlier upload, kept by the queue under ``<data>/uploads/<sha><suffix>``."""
         if not sha.isalnum() or not (suffix.startswith(".") and suffix[1:].isalnum()):
             return None
+        if self.own_uploads_only and not any(
+                job.get("kind") == "ingest" and (job.get("params") or {}).get("sha") == sha
+                for job in self.list_jobs(limit=UPLOAD_LOOKBACK)["jobs"]):
+            return None  # the browser named a file this team never uploaded
         path = self.client.settings.uploads_dir / f"{sha}{suffix}"
         return path.read_bytes() if path.is_file() else None
 
@@ -106,4 +147,5 @@ class TeamClient:
 def team_client(server: flask.Flask | None = None) -> TeamClient:
     """The job-queue client of the current app, scoped to the current identity (call inside a request)."""
     app = server or flask.current_app
-    return TeamClient(app.extensions[EXTENSION](), current_identity())
+    hosted = app.extensions.get(AUTH_EXTENSION) is not None
+    return TeamClient(app.extensions[EXTENSION](), current_identity(), own_uploads_only=hosted)
