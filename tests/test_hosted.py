@@ -365,16 +365,18 @@ def test_identity_inside_and_outside_requests(hosted_app):
         assert getattr(raised.value, "code", None) == 401
 
 
-def test_reimport_reads_only_files_the_team_uploaded(tmp_path):
-    """"Import again" reads an upload by the content hash the browser names: in hosted mode only a hash of one of
-    the team's own imports."""
-    (tmp_path / "ab12.csv").write_bytes(b"c,s\n1,2\n")
-    client = FakeClient(jobs=[make_job("i1", "ingest", team="A", dataset_id="",
-                                       params={"name": "x.csv", "sha": "ab12", "upload": "uploads/ab12.csv"})],
-                        uploads_dir=tmp_path)
-    assert TeamClient(client, Identity("alice", "A"), own_uploads_only=True).upload_bytes("ab12", ".csv")
-    assert TeamClient(client, Identity("bob", "B"), own_uploads_only=True).upload_bytes("ab12", ".csv") is None
-    assert TeamClient(client, Identity("local", "local")).upload_bytes("ab12", ".csv")  # local mode: one team
+def test_reimport_goes_through_the_team_scoped_client():
+    """"Import again" names an upload by the content hash the browser keeps; the queue's client checks that the
+    team uploaded it (tests/test_jobs.py::test_reimport_with_another_mapping_is_team_scoped proves the refusal)."""
+    calls = []
+
+    class Recorder:
+        def reimport(self, sha, suffix, name, *, owner, team, mapping=None):
+            calls.append((sha, suffix, name, owner, team, mapping))
+            return {"id": "j1"}
+
+    TeamClient(Recorder(), Identity("bob", "B")).reimport("x.csv", "ab12", ".csv", mapping={"amount": "Paid"})
+    assert calls == [("ab12", ".csv", "x.csv", "bob", "B", {"amount": "Paid"})]
 
 
 def test_removing_a_user_or_changing_the_password_ends_the_session(hosted_env, tmp_path):

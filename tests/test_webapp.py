@@ -91,6 +91,16 @@ class FakeClient:
         self.jobs[job["id"]] = job
         return job
 
+    def reimport(self, sha, suffix, name, *, owner, team, mapping=None, sheet=0):
+        self.calls.append(("reimport", name, sha, suffix, mapping, owner, team))
+        job = make_job(f"ingest{len(self.jobs)}", "ingest", "queued", team=team, dataset_id="",
+                       params={"name": name, "sha": sha, "upload": f"uploads/{sha}{suffix}"})
+        self.jobs[job["id"]] = job
+        return job
+
+    def result_path(self, job_id, name, *, team):
+        return None  # no worker-written files here: downloads fall back to converting the result
+
     def add_demo(self, *, owner, team, rows=200_000, seed=0):
         self.calls.append(("add_demo", owner, team))
         job = make_job("demo-ingest", "ingest", "queued", team=team, dataset_id="", params={"demo": True})
@@ -309,7 +319,6 @@ def test_local_identity_scopes_every_call():
     assert [j["id"] for j in tc.list_jobs()["jobs"]] == ["mine"]
     tc.submit("describe", "d1", {})
     assert client.calls[-1][-2:] == ("ann", "local")
-    assert tc.upload_bytes("../etc", ".csv") is None and tc.upload_bytes("ab12", "/x") is None
 
 
 def test_navbar_shows_local_mode(make_app):
@@ -440,9 +449,8 @@ def test_upload_source_mapping_and_rules_helpers():
     assert C.rules_for(None, "d1") == {} and C.rules_for({"d1": "junk"}, "d1") == {}
 
 
-def test_reimport_sends_the_kept_bytes_with_the_mapping(make_app, tmp_path):
-    (tmp_path / "ab12.csv").write_bytes(b"c,s\n1,2\n")
-    client = FakeClient(datasets=[{**DEMO_META, "id": "d2", "demo": False}], uploads_dir=tmp_path)
+def test_reimport_asks_the_queue_for_the_kept_upload_with_the_mapping(make_app):
+    client = FakeClient(datasets=[{**DEMO_META, "id": "d2", "demo": False}])
     _, server = make_app(client)
     values = {"store-dataset.data": "d2",
               "data-last-upload.data": {"d2": {"name": "shop.csv", "sha": "ab12", "suffix": ".csv"}}}
@@ -462,7 +470,7 @@ def test_reimport_sends_the_kept_bytes_with_the_mapping(make_app, tmp_path):
             "changedPropIds": ["data-reimport.n_clicks"]}
     response = server.post("/_dash-update-component", json=body)
     assert response.status_code == 200, response.data
-    assert client.calls[-1] == ("add_upload", "shop.csv", b"c,s\n1,2\n", {"customer_id": "c"}, "local", "local")
+    assert client.calls[-1] == ("reimport", "shop.csv", "ab12", ".csv", {"customer_id": "c"}, "local", "local")
 
 
 # ---- Overview ------------------------------------------------------------------------------------------------

@@ -62,15 +62,23 @@ def membership_csv_view(job_id: str) -> flask.Response:
     from webapp.exports import membership_csv
 
     tc = team_client()
+    filename = f"segments-{job_id}-membership.csv"
     try:
         _finished_cluster_job(tc, job_id)
-        membership = tc.result(job_id, "membership")
+        path = tc.result_path(job_id, "membership_csv")
+        if path is not None:  # written (formula-safe) by the worker: streamed, never loaded here
+            response = flask.send_file(path, mimetype="text/csv", as_attachment=True, download_name=filename,
+                                       max_age=0)
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            return response
+        membership = tc.result(job_id, "membership")  # runs from before the worker wrote the CSV
     except QueueUnavailable as exc:
         log.warning("download %s: %s", job_id, exc)
         flask.abort(503, description="The job queue is unavailable; try again later.")
     if membership is None:
         flask.abort(404)
-    return _attachment(membership_csv(membership), "text/csv; charset=utf-8", f"segments-{job_id}-membership.csv")
+    return _attachment(membership_csv(membership), "text/csv; charset=utf-8", filename)
 
 
 def report_view(job_id: str) -> flask.Response:
@@ -80,7 +88,9 @@ def report_view(job_id: str) -> flask.Response:
     try:
         job = _finished_cluster_job(tc, job_id)
         segments = tc.result(job_id, "segments")
-        membership = tc.result(job_id, "membership")
+        membership = tc.result(job_id, "sample")  # the report's charts draw a display sample
+        if membership is None:
+            membership = tc.result(job_id, "membership")
         if segments is None or membership is None:
             flask.abort(404)
         sweep, describe = related_results(tc, job)

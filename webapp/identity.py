@@ -26,7 +26,6 @@ from workers.client import Client
 EXTENSION = "segments_client"
 AUTH_EXTENSION = "segments_auth"  # set by webapp.auth.install in hosted mode
 LOCAL_USER = LOCAL_TEAM = "local"
-UPLOAD_LOOKBACK = 1000  # hosted mode: how many of the team's newest jobs vouch for an upload read again
 
 
 class Identity(NamedTuple):
@@ -97,11 +96,9 @@ def install(server: flask.Flask, client: Client | None = None) -> LazyClient:
 class TeamClient:
     """The client facade with the identity bound: the only way pages and routes reach the job queue."""
 
-    def __init__(self, client: Client, identity: Identity, *, own_uploads_only: bool = False) -> None:
-        """``own_uploads_only`` (hosted mode): :meth:`upload_bytes` reads only files the team itself uploaded."""
+    def __init__(self, client: Client, identity: Identity) -> None:
         self.client = client
         self.user, self.team = identity
-        self.own_uploads_only = own_uploads_only
 
     # datasets
     def datasets(self) -> list[dict]:
@@ -116,16 +113,9 @@ class TeamClient:
     def add_upload(self, filename: str, content: bytes, *, mapping: dict[str, str] | None = None) -> dict:
         return self.client.add_upload(filename, content, owner=self.user, team=self.team, mapping=mapping)
 
-    def upload_bytes(self, sha: str, suffix: str) -> bytes | None:
-        """The bytes of an earlier upload, kept by the queue under ``<data>/uploads/<sha><suffix>``."""
-        if not sha.isalnum() or not (suffix.startswith(".") and suffix[1:].isalnum()):
-            return None
-        if self.own_uploads_only and not any(
-                job.get("kind") == "ingest" and (job.get("params") or {}).get("sha") == sha
-                for job in self.list_jobs(limit=UPLOAD_LOOKBACK)["jobs"]):
-            return None  # the browser named a file this team never uploaded
-        path = self.client.settings.uploads_dir / f"{sha}{suffix}"
-        return path.read_bytes() if path.is_file() else None
+    def reimport(self, name: str, sha: str, suffix: str, *, mapping: dict[str, str] | None = None) -> dict:
+        """Import an earlier upload of this team again (the queue keeps it; another team's hash is refused)."""
+        return self.client.reimport(sha, suffix, name, owner=self.user, team=self.team, mapping=mapping)
 
     # jobs
     def submit(self, kind: str, dataset_id: str, params: dict | None = None) -> dict:
@@ -143,9 +133,11 @@ class TeamClient:
     def result(self, job_id: str, name: str):
         return self.client.result(job_id, name, team=self.team)
 
+    def result_path(self, job_id: str, name: str):
+        return self.client.result_path(job_id, name, team=self.team)
+
 
 def team_client(server: flask.Flask | None = None) -> TeamClient:
     """The job-queue client of the current app, scoped to the current identity (call inside a request)."""
     app = server or flask.current_app
-    hosted = app.extensions.get(AUTH_EXTENSION) is not None
-    return TeamClient(app.extensions[EXTENSION](), current_identity(), own_uploads_only=hosted)
+    return TeamClient(app.extensions[EXTENSION](), current_identity())

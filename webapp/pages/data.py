@@ -376,12 +376,8 @@ def register(app: dash.Dash) -> None:
             if source is None:
                 raise AnalysisError("The file of this dataset is not known here (it was not uploaded from this "
                                     "team's imports); upload it again instead.")
-            content = tc.upload_bytes(source["sha"], source["suffix"])
-            if content is None:
-                raise AnalysisError(f"The uploaded file '{source['name']}' is no longer kept on the server; "
-                                    "upload it again.")
             mapping = mapping_from_form(values, id_list)
-            job = tc.add_upload(source["name"], content, mapping=mapping)
+            job = tc.reimport(source["name"], source["sha"], source["suffix"], mapping=mapping)
         except Exception as exc:  # noqa: BLE001
             return no_update, C.error_alert(exc, "importing the file again"), no_update
         record = {"job": job["id"], "file": {"name": source["name"], "sha": source["sha"],

@@ -155,7 +155,14 @@ def _membership(job_id: str | None):
     job = tc.status(job_id)
     if job is None or job["status"] != "done" or job["kind"] != "cluster":
         return None, None
-    return tc.result(job_id, "segments"), tc.result(job_id, "membership")
+    return tc.result(job_id, "segments"), chart_rows(tc, job_id)
+
+
+def chart_rows(tc, job_id: str):
+    """The customers charts draw: the job's display sample (a few thousand rows, small segments kept), or the
+    whole membership for runs made before samples were written."""
+    sample = tc.result(job_id, "sample")
+    return sample if sample is not None else tc.result(job_id, "membership")
 
 
 def register(app: dash.Dash) -> None:
@@ -208,7 +215,7 @@ def register(app: dash.Dash) -> None:
                         *(no_update,) * (n - 3), None)
             if job is not None and job["status"] == "done":
                 segments = tc.result(job_id, "segments")
-                membership = tc.result(job_id, "membership")
+                membership = chart_rows(tc, job_id)
                 if segments is None or membership is None:
                     return (C.alert("The result of this K-means run is missing.", "warning"), HIDDEN,
                             *(no_update,) * (n - 3), None)
