@@ -29,3 +29,23 @@ def test_no_forbidden_import_statements_in_source():
             if len(words) >= 2 and words[0] in ("import", "from") and words[1].split(".")[0] in FORBIDDEN:
                 offenders.append(f"{path.name}: {line.strip()}")
     assert offenders == []
+
+
+def test_workers_import_no_dash_or_webapp():
+    modules = sorted(p.stem for p in (REPO / "workers").glob("*.py") if p.stem not in ("__main__", "__init__"))
+    code = (
+        "import sys\n"
+        + "".join(f"import workers.{m}\n" for m in modules)
+        + "bad = sorted({m.split('.')[0] for m in sys.modules} & {'dash', 'webapp', 'plotly', 'flask'})\n"
+        + "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"workers imported {out.stdout.strip()}"
+    assert {"client", "tasks", "registry", "launcher"} <= set(modules)
+    offenders = []
+    for path in (REPO / "workers").glob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            words = line.strip().replace(",", " ").split()
+            if len(words) >= 2 and words[0] in ("import", "from") and words[1].split(".")[0] in ("dash", "webapp"):
+                offenders.append(f"{path.name}: {line.strip()}")
+    assert offenders == []
