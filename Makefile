@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup run report status test lint demo clean
+.PHONY: setup run report status test lint demo bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian run: apt-get install python3-venv" >&2; exit 1; }
@@ -33,6 +33,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+## Benchmarks against polars and scikit-learn baselines; writes bench/results/latest.md (about 10 minutes).
+bench: $(STAMP)
+	$(BIN)/python -m bench
 
 ## Write 1M demo rows to data/demo.parquet.
 demo: $(STAMP)

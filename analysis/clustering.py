@@ -15,6 +15,12 @@ The sweep is split so that a task queue can fan it out:
 :func:`sweep_k` runs both in-process. All results are reproducible from ``random_state``:
 ``fit_kmeans(X, k, random_state=r, n_init=n)`` gives exactly the fit that
 ``evaluate_k(X, k, random_state=r, n_init=n)`` scored.
+
+Large data (``_FAST_FROM`` customers or more) take a faster path with the same API and the same
+determinism: the restarts run on a seeded sample of ``_FIT_SAMPLE`` customers, the best fit is refined
+on all customers, the scores come from per-cluster sums and a blocked float32 distance matrix of the
+silhouette sample, and the stability refits run on the fit sample (see ``_fit_large``). Smaller data
+take the exact scikit-learn path.
 """
 
 from __future__ import annotations
@@ -77,6 +83,19 @@ _DISTINCT_HEAD_ROWS = 10_000
 # that starting and synchronising threads costs more than it saves (measured 10-15x slower with two
 # threads on 4k-20k rows when the cores are shared with other processes).
 _SINGLE_THREAD_BELOW = 100_000
+
+# Large data (at least _FAST_FROM customers) takes the fast path, see _fit_large: the k-means++ restarts and
+# their Lloyd iterations run on a fixed random sample of _FIT_SAMPLE customers (drawn from random_state, so
+# the same sample for every k), the best fit is then refined with at most _REFINE_ITER Lloyd iterations on
+# all customers, and the scores are computed from per-cluster sums (Calinski-Harabasz, Davies-Bouldin) and a
+# blocked float32 distance matrix (silhouette). Stability refits run on the sample. Measured on 1M x 6: a
+# k = 2..12 sweep with every score is ~20x faster than scikit-learn's full KMeans(n_init=10) + metrics, with
+# every k's inertia within 1 % of it (see bench/ and tests/test_sweep_quality.py). Below _FAST_FROM the
+# exact scikit-learn path is used, unchanged.
+_FAST_FROM = 100_000
+_FIT_SAMPLE = 25_000
+_REFINE_ITER = 6
+_SILHOUETTE_BLOCK = 256
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,6 +320,8 @@ def _threadpools() -> ThreadpoolController:
 
 def _fit(X: np.ndarray, k: int, random_state: int, n_init: int, max_iter: int) -> KMeansResult:
     """Unchecked fit; X must come from _as_matrix and k from _check_k_values."""
+    if _is_large(X):
+        return _fit_large(X, k, random_state, n_init, max_iter)[0]
     km = KMeans(n_clusters=k, init="k-means++", n_init=n_init, max_iter=max_iter, random_state=random_state)
     small = X.shape[0] < _SINGLE_THREAD_BELOW
     with _threadpools().limit(limits=1, user_api="openmp") if small else contextlib.nullcontext():
@@ -318,6 +339,10 @@ def _fit(X: np.ndarray, k: int, random_state: int, n_init: int, max_iter: int) -
 
 def fit_kmeans(X, k: int, *, random_state: int, n_init: int = 10, max_iter: int = 300) -> KMeansResult:
     """Fit k-means (sklearn ``KMeans``, k-means++ init, Lloyd iterations).
+
+    With ``_FAST_FROM`` customers or more the restarts run on a seeded random sample of ``_FIT_SAMPLE``
+    customers and the best one is refined with a few Lloyd iterations on all customers; ``centers`` are then
+    the means of the final clusters and ``inertia`` the exact within-cluster sum of squares (float64).
 
     Parameters
     ----------
@@ -345,6 +370,138 @@ def fit_kmeans(X, k: int, *, random_state: int, n_init: int = 10, max_iter: int 
 
 
 # --------------------------------------------------------------------------------------------
+# Large data: sample fit + full refinement, scores from cluster sums
+# --------------------------------------------------------------------------------------------
+
+
+def _is_large(X: np.ndarray) -> bool:
+    return X.shape[0] >= _FAST_FROM and X.shape[0] > _FIT_SAMPLE
+
+
+def _fit_rows(n: int, random_state: int) -> np.ndarray:
+    """Sorted indices of the fit sample: ``_FIT_SAMPLE`` rows drawn from ``random_state`` (same for every k)."""
+    rng = np.random.default_rng([random_state, 0x5EED])
+    return np.sort(rng.choice(n, size=_FIT_SAMPLE, replace=False))
+
+
+@dataclass(frozen=True)
+class _ClusterStats:
+    """Per-cluster sums of a labelling of X (float64)."""
+
+    counts: np.ndarray  # (k,)
+    means: np.ndarray  # (k, p)
+    sq_dist: np.ndarray  # (n,) squared distance of each customer to its cluster mean
+    inertia: float
+
+
+def _cluster_stats(X: np.ndarray, labels: np.ndarray, k: int, fallback: np.ndarray) -> _ClusterStats:
+    counts = np.bincount(labels, minlength=k)
+    sums = np.stack([np.bincount(labels, weights=X[:, j], minlength=k) for j in range(X.shape[1])], axis=1)
+    means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], fallback)
+    diff = X - means[labels]
+    sq = np.einsum("ij,ij->i", diff, diff)
+    return _ClusterStats(counts=counts, means=means, sq_dist=sq, inertia=float(sq.sum()))
+
+
+def _sample_kmeans(Xs: np.ndarray, k: int, seed: int, n_init: int, max_iter: int) -> KMeans:
+    with _threadpools().limit(limits=1, user_api="openmp"):
+        return KMeans(n_clusters=k, init="k-means++", n_init=n_init, max_iter=max_iter, random_state=seed).fit(Xs)
+
+
+def _fit_large(
+    X: np.ndarray, k: int, random_state: int, n_init: int, max_iter: int, X32: np.ndarray | None = None
+) -> tuple[KMeansResult, _ClusterStats]:
+    """Fast fit for large X: restarts on the fit sample, then <= _REFINE_ITER Lloyd iterations on all rows."""
+    if X32 is None:
+        X32 = X.astype(np.float32)
+    km = _sample_kmeans(X32[_fit_rows(X.shape[0], random_state)], k, random_state, n_init, max_iter)
+    full = KMeans(n_clusters=k, init=km.cluster_centers_, n_init=1, max_iter=min(_REFINE_ITER, max_iter))
+    full.fit(X32)
+    stats = _cluster_stats(X, full.labels_, k, full.cluster_centers_.astype(float))
+    labels, centers = _relabel_by_size(full.labels_, stats.means)
+    stats = _ClusterStats(np.bincount(labels, minlength=k), centers, stats.sq_dist, stats.inertia)
+    result = KMeansResult(
+        k=k,
+        labels=labels,
+        centers=centers,
+        inertia=stats.inertia,
+        n_iter=int(km.n_iter_) + int(full.n_iter_),
+        random_state=random_state,
+    )
+    return result, stats
+
+
+def _silhouette_fast(X: np.ndarray, labels: np.ndarray, sample: np.ndarray, k: int) -> float:
+    """Same estimate as :func:`_silhouette`, with the sample's distances in float32 blocks.
+
+    Each block of sampled customers gets its distances to the whole sample (float32, centred data), and
+    the sum of distances to each cluster is one matrix product with the one-hot labels.
+    """
+    sub = labels[sample]
+    Xs = X[sample]
+    Xs = (Xs - Xs.mean(axis=0)).astype(np.float32)
+    m = Xs.shape[0]
+    onehot = np.zeros((m, k), dtype=np.float32)
+    onehot[np.arange(m), sub] = 1.0
+    norms = np.einsum("ij,ij->i", Xs, Xs)[:, None]
+    ones = np.ones_like(norms)
+    # One product gives squared distances: [x, |x|^2, 1] . [-2y, 1, |y|^2] = |x - y|^2.
+    left = np.hstack([Xs, norms, ones])
+    right_t = np.ascontiguousarray(np.hstack([-2.0 * Xs, ones, norms]).T)
+    sums = np.empty((m, k), dtype=np.float64)
+    for lo in range(0, m, _SILHOUETTE_BLOCK):
+        hi = min(lo + _SILHOUETTE_BLOCK, m)
+        d = left[lo:hi] @ right_t
+        np.maximum(d, 0.0, out=d)
+        np.sqrt(d, out=d)
+        d[np.arange(hi - lo), np.arange(lo, hi)] = 0.0
+        sums[lo:hi] = d @ onehot
+    n_in = np.bincount(sub, minlength=k).astype(float)
+    own = n_in[sub]
+    a = sums[np.arange(m), sub] / np.maximum(own - 1, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_to = sums / n_in
+    mean_to[np.arange(m), sub] = np.inf
+    mean_to[:, n_in == 0] = np.inf
+    b = mean_to.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = np.nan_to_num((b - a) / np.maximum(a, b))
+    values[own <= 1] = 0.0
+    weight = np.bincount(labels, minlength=k) / np.maximum(n_in, 1)
+    return float(np.dot(weight[sub], values) / labels.shape[0])
+
+
+def _calinski_harabasz_fast(X: np.ndarray, stats: _ClusterStats) -> float:
+    """sklearn's calinski_harabasz_score from the cluster sums."""
+    n, k = X.shape[0], int(np.count_nonzero(stats.counts))
+    extra = float(np.sum(stats.counts * np.sum((stats.means - X.mean(axis=0)) ** 2, axis=1)))
+    if stats.inertia == 0.0:
+        return 1.0
+    return extra * (n - k) / (stats.inertia * (k - 1.0))
+
+
+def _davies_bouldin_fast(labels: np.ndarray, stats: _ClusterStats) -> float:
+    """sklearn's davies_bouldin_score from the cluster sums and each customer's distance to its mean."""
+    present = stats.counts > 0
+    k = stats.counts.size
+    intra = np.bincount(labels, weights=np.sqrt(stats.sq_dist), minlength=k)[present] / stats.counts[present]
+    centers = stats.means[present]
+    dist = np.sqrt(np.maximum(((centers[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2), 0.0))
+    if np.allclose(intra, 0) or np.allclose(dist, 0):
+        return 0.0
+    dist[dist == 0] = np.inf
+    combined = intra[:, None] + intra[None, :]
+    return float(np.mean(np.max(combined / dist, axis=1)))
+
+
+def _stability_large(X32: np.ndarray, k: int, seeds: int, random_state: int) -> float:
+    """Stability on the fit sample: single-restart refits from each derived seed, compared on the sample."""
+    Xs = X32[_fit_rows(X32.shape[0], random_state)]
+    labelings = [_sample_kmeans(Xs, k, seed, 1, 300).labels_ for seed in derive_seeds(random_state, seeds)]
+    return stability_from_labelings(labelings)
+
+
+# --------------------------------------------------------------------------------------------
 # Scores
 # --------------------------------------------------------------------------------------------
 
@@ -368,6 +525,17 @@ def _water_fill(caps: np.ndarray, total: int) -> np.ndarray:
         counts[i] = min(caps[i], remaining // (len(caps) - done))
         remaining -= counts[i]
     return counts
+
+
+def _codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(labels, return_inverse=True, return_counts=True)``, by counting for small non-negative ints."""
+    if labels.dtype.kind in "iu" and labels.size and 0 <= labels.min() and labels.max() < 2**16:
+        counts = np.bincount(labels)
+        values = np.flatnonzero(counts)
+        code_of = np.zeros(counts.size, dtype=np.intp)
+        code_of[values] = np.arange(values.size)
+        return values.astype(labels.dtype), code_of[labels], counts[values]
+    return np.unique(labels, return_inverse=True, return_counts=True)
 
 
 def silhouette_sample(
@@ -409,7 +577,7 @@ def silhouette_sample(
     if n <= sample_size:
         return np.arange(n, dtype=np.intp)
 
-    _, codes, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    _, codes, sizes = _codes(labels)
     guaranteed = np.minimum(sizes, min_per_cluster)
     if guaranteed.sum() >= sample_size:
         quota = _water_fill(guaranteed, sample_size)
@@ -420,7 +588,8 @@ def silhouette_sample(
     quota = np.minimum(quota, sizes)
 
     rng = np.random.default_rng(random_state)
-    members = np.argsort(codes, kind="stable")
+    # A stable sort of small integer codes is a radix sort in numpy: same order, O(n).
+    members = np.argsort(codes.astype(np.int16) if len(sizes) < 2**15 else codes, kind="stable")
     starts = np.concatenate(([0], np.cumsum(sizes)))
     picked = [
         rng.choice(members[starts[c] : starts[c + 1]], size=quota[c], replace=False)
@@ -531,6 +700,8 @@ def stability_from_labelings(labelings: Sequence) -> float:
 
 
 def _stability(X: np.ndarray, k: int, seeds: int, random_state: int, n_init: int) -> float:
+    if _is_large(X) and n_init == 1:
+        return _stability_large(X.astype(np.float32), k, seeds, random_state)
     labelings = [_fit(X, k, seed, n_init, 300).labels for seed in derive_seeds(random_state, seeds)]
     return stability_from_labelings(labelings)
 
@@ -543,7 +714,8 @@ def stability(X, k: int, *, seeds: int = 3, random_state: int, n_init: int = 1) 
     labels. Only the random start differs between fits (no bootstrap resampling), so this measures
     whether k-means finds the same segments regardless of initialisation: close to 1 when the
     data have k clear groups, clearly lower when k-means carves arbitrary boundaries (e.g. noise,
-    or a k that splits one natural group in varying ways).
+    or a k that splits one natural group in varying ways). With ``_FAST_FROM`` customers or more the
+    refits (``n_init=1``) are made and compared on the seeded fit sample of ``_FIT_SAMPLE`` customers.
 
     Parameters
     ----------
@@ -649,6 +821,8 @@ def _evaluate(
     X: np.ndarray, k: int, random_state: int, n_init: int, stability_seeds: int, sample_size: int
 ) -> SweepPoint:
     """Unchecked evaluate_k."""
+    if _is_large(X):
+        return _evaluate_large(X, k, random_state, n_init, stability_seeds, sample_size)
     start = time.perf_counter()
     fit = _fit(X, k, random_state, n_init, 300)
     sample = silhouette_sample(fit.labels, sample_size=sample_size, random_state=random_state)
@@ -658,6 +832,36 @@ def _evaluate(
     if 2 <= k < X.shape[0] and 2 <= n_labels < sample.size:
         scores = {name: m.score(X, fit.labels, sample) for name, m in METRICS.items()}
     stab = _stability(X, k, stability_seeds, random_state, 1) if stability_seeds >= 2 else None
+    return SweepPoint(
+        k=k,
+        inertia=fit.inertia,
+        silhouette=scores["silhouette"],
+        calinski_harabasz=scores["calinski_harabasz"],
+        davies_bouldin=scores["davies_bouldin"],
+        stability=stab,
+        silhouette_sample_size=int(sample.size),
+        n_iter=fit.n_iter,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _evaluate_large(
+    X: np.ndarray, k: int, random_state: int, n_init: int, stability_seeds: int, sample_size: int
+) -> SweepPoint:
+    """evaluate_k on large X: the fast fit (:func:`_fit_large`) and scores from its cluster sums."""
+    start = time.perf_counter()
+    X32 = X.astype(np.float32)
+    fit, stats = _fit_large(X, k, random_state, n_init, 300, X32)
+    sample = silhouette_sample(fit.labels, sample_size=sample_size, random_state=random_state)
+    n_labels = int(np.unique(fit.labels[sample]).size)
+    scores: dict[str, float | None] = dict.fromkeys(METRICS)
+    if 2 <= k < X.shape[0] and 2 <= n_labels < sample.size:
+        scores = {
+            "silhouette": _silhouette_fast(X, fit.labels, sample, k),
+            "calinski_harabasz": _calinski_harabasz_fast(X, stats),
+            "davies_bouldin": _davies_bouldin_fast(fit.labels, stats),
+        }
+    stab = _stability_large(X32, k, stability_seeds, random_state) if stability_seeds >= 2 else None
     return SweepPoint(
         k=k,
         inertia=fit.inertia,
@@ -686,6 +890,10 @@ def evaluate_k(
     estimated on a stratified sample (:func:`silhouette_sample`, same ``random_state``);
     Calinski-Harabasz and Davies-Bouldin use all customers. Stability is
     ``stability(X, k, seeds=stability_seeds, random_state=random_state, n_init=1)``.
+
+    With ``_FAST_FROM`` customers or more, the fit is the large-data fit of :func:`fit_kmeans`, the
+    scores are computed from its cluster sums (same values as scikit-learn's for the same labels; the
+    silhouette's distances in float32) and the stability refits run on the fit sample.
 
     Parameters
     ----------

@@ -1,0 +1,86 @@
+"""Quality bounds of the large-data sweep (analysis.clustering's fast path), on a case small enough for a
+unit test: the fast path is forced with lowered thresholds and compared with plain scikit-learn, the same
+bounds bench/ asserts at 1M customers (every k's inertia within 1 % of KMeans(n_init=10), same recommended k)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.datasets import make_blobs
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
+from analysis import clustering
+from analysis.clustering import SweepPoint, evaluate_k, fit_kmeans, recommend_k, silhouette_sample, sweep_k
+
+KS = range(2, 9)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, _ = make_blobs(n_samples=60_000, n_features=4, centers=5, cluster_std=1.6, random_state=3)
+    return X
+
+
+@pytest.fixture()
+def fast(monkeypatch):
+    monkeypatch.setattr(clustering, "_FAST_FROM", 20_000)
+    monkeypatch.setattr(clustering, "_FIT_SAMPLE", 8_000)
+
+
+@pytest.fixture(scope="module")
+def reference(blobs):
+    """scikit-learn's KMeans(n_init=10) per k, scored exactly (silhouette on a same-size sample, no stability)."""
+    fits, points = {}, []
+    for k in KS:
+        km = KMeans(n_clusters=k, n_init=10, random_state=0).fit(blobs)
+        sample = silhouette_sample(km.labels_, sample_size=4_000, random_state=0)
+        fits[k] = km.inertia_
+        points.append(SweepPoint(k=k, inertia=km.inertia_, silhouette=clustering._silhouette(blobs, km.labels_,
+                                 sample), calinski_harabasz=calinski_harabasz_score(blobs, km.labels_),
+                                 davies_bouldin=davies_bouldin_score(blobs, km.labels_), stability=None,
+                                 silhouette_sample_size=sample.size, n_iter=0, seconds=0.0))
+    return fits, recommend_k(points).k
+
+
+def test_fast_sweep_inertia_and_recommendation_match_sklearn(blobs, reference, fast):
+    inertia, recommended = reference
+    result = sweep_k(blobs, KS, random_state=0, n_init=10, stability_seeds=3, silhouette_sample_size=4_000)
+    for p in result.points:
+        assert abs(p.inertia / inertia[p.k] - 1) <= 0.01, (p.k, p.inertia / inertia[p.k] - 1)
+    assert result.recommendation.k == recommended
+
+
+def test_fast_scores_equal_sklearn_scores_of_the_same_labels(blobs, fast):
+    point = evaluate_k(blobs, 6, random_state=1, n_init=3, stability_seeds=2, silhouette_sample_size=3_000)
+    fit = fit_kmeans(blobs, 6, random_state=1, n_init=3)
+    assert fit.inertia == pytest.approx(point.inertia, rel=1e-12)
+    assert point.calinski_harabasz == pytest.approx(calinski_harabasz_score(blobs, fit.labels), rel=1e-9)
+    assert point.davies_bouldin == pytest.approx(davies_bouldin_score(blobs, fit.labels), rel=1e-9)
+    sample = silhouette_sample(fit.labels, sample_size=3_000, random_state=1)
+    assert point.silhouette == pytest.approx(clustering._silhouette(blobs, fit.labels, sample), abs=1e-4)
+    # centers are the cluster means, labels numbered by size, inertia exact
+    assert np.allclose(fit.centers, [blobs[fit.labels == j].mean(axis=0) for j in range(6)])
+    assert np.all(np.diff(fit.sizes) <= 0)
+    assert fit.inertia == pytest.approx(((blobs - fit.centers[fit.labels]) ** 2).sum(), rel=1e-12)
+    assert 0.0 <= point.stability <= 1.0
+
+
+def test_fast_path_is_deterministic(blobs, fast):
+    a = evaluate_k(blobs, 4, random_state=7, n_init=2, stability_seeds=2, silhouette_sample_size=2_000)
+    b = evaluate_k(blobs, 4, random_state=7, n_init=2, stability_seeds=2, silhouette_sample_size=2_000)
+    assert {**a.to_dict(), "seconds": 0} == {**b.to_dict(), "seconds": 0}
+
+
+def test_small_data_keeps_the_exact_path(blobs):
+    X = blobs[:5_000]
+    fit = fit_kmeans(X, 5, random_state=0, n_init=10)
+    km = KMeans(n_clusters=5, n_init=10, random_state=0).fit(X)
+    assert fit.inertia == pytest.approx(km.inertia_, rel=1e-12)
+
+
+def test_codes_match_numpy_unique():
+    labels = np.random.default_rng(0).integers(0, 9, 10_000)
+    want = np.unique(labels, return_inverse=True, return_counts=True)
+    for got, expected in zip(clustering._codes(labels), want, strict=True):
+        assert np.array_equal(got, expected)
