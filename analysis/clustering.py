@@ -832,6 +832,11 @@ def _evaluate(
     if 2 <= k < X.shape[0] and 2 <= n_labels < sample.size:
         scores = {name: m.score(X, fit.labels, sample) for name, m in METRICS.items()}
     stab = _stability(X, k, stability_seeds, random_state, 1) if stability_seeds >= 2 else None
+    return _point(k, fit, scores, stab, sample, start)
+
+
+def _point(k: int, fit, scores: dict, stab: float | None, sample: np.ndarray, start: float) -> SweepPoint:
+    """The SweepPoint of a fit and its scores (``start``: perf_counter at the beginning of the evaluation)."""
     return SweepPoint(
         k=k,
         inertia=fit.inertia,
@@ -862,17 +867,7 @@ def _evaluate_large(
             "davies_bouldin": _davies_bouldin_fast(fit.labels, stats),
         }
     stab = _stability_large(X32, k, stability_seeds, random_state) if stability_seeds >= 2 else None
-    return SweepPoint(
-        k=k,
-        inertia=fit.inertia,
-        silhouette=scores["silhouette"],
-        calinski_harabasz=scores["calinski_harabasz"],
-        davies_bouldin=scores["davies_bouldin"],
-        stability=stab,
-        silhouette_sample_size=int(sample.size),
-        n_iter=fit.n_iter,
-        seconds=time.perf_counter() - start,
-    )
+    return _point(k, fit, scores, stab, sample, start)
 
 
 def evaluate_k(
