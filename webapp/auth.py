@@ -303,10 +303,12 @@ def _private(response: flask.Response) -> flask.Response:
 SESSION_SCRIPT = """<script>
 (function () {
   var original = window.fetch;
+  var redirecting = false;
   window.fetch = function (input) {
     return original.apply(this, arguments).then(function (response) {
       var url = typeof input === "string" ? input : (input && input.url) || "";
-      if (response.status === 401 && url.indexOf("/_dash-") !== -1) {
+      if (response.status === 401 && url.indexOf("/_dash-") !== -1 && !redirecting) {
+        redirecting = true;  // several callbacks fail at once: navigate once, not once each
         var here = window.location.pathname + window.location.search;
         window.location.assign("/login?next=" + encodeURIComponent(here));
       }
