@@ -30,23 +30,27 @@ import functools
 import itertools
 import math
 import operator
+import os
 import re
 import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 from kneed import KneeLocator
 from sklearn.cluster import KMeans
+from sklearn.cluster._kmeans import _kmeans_single_lloyd
 from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
     silhouette_samples,
 )
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from threadpoolctl import ThreadpoolController
 
 from analysis.errors import AnalysisError
@@ -96,6 +100,10 @@ _FAST_FROM = 100_000
 _FIT_SAMPLE = 25_000
 _REFINE_ITER = 6
 _SILHOUETTE_BLOCK = 256
+_SUMS_BLOCK = 1024
+# The silhouette pool's distance matrix is kept (float32, m x m: 400 MB at the default 10,000) up to this
+# many rows; above it distances are recomputed in blocks for each k.
+_POOL_MATRIX_MAX = 12_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -385,6 +393,28 @@ def _fit_rows(n: int, random_state: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class _Large:
+    """What every k of a large-data fit shares, made once per X (:func:`_large`).
+
+    ``X``: (n, p) float64 as given; ``Xc32``: X minus its column means, float32, C order (the Lloyd
+    iterations and sample fits run on it); ``columns``: (p, n) float64, X's columns contiguous (for the
+    per-cluster sums); ``weights``: (n,) float32 ones; ``tol``: scikit-learn's default convergence
+    tolerance for X (1e-4 x the mean feature variance)."""
+
+    X: np.ndarray
+    Xc32: np.ndarray
+    columns: np.ndarray
+    weights: np.ndarray
+    tol: float
+
+
+def _large(X: np.ndarray) -> _Large:
+    Xc32 = np.ascontiguousarray(X - X.mean(axis=0), dtype=np.float32)
+    return _Large(X=X, Xc32=Xc32, columns=np.ascontiguousarray(X.T), weights=np.ones(X.shape[0], np.float32),
+                  tol=float(np.mean(np.var(Xc32, axis=0))) * 1e-4)
+
+
+@dataclass(frozen=True)
 class _ClusterStats:
     """Per-cluster sums of a labelling of X (float64)."""
 
@@ -394,12 +424,18 @@ class _ClusterStats:
     inertia: float
 
 
-def _cluster_stats(X: np.ndarray, labels: np.ndarray, k: int, fallback: np.ndarray) -> _ClusterStats:
+def _cluster_stats(data: _Large, labels: np.ndarray, k: int, fallback: np.ndarray) -> _ClusterStats:
+    """Counts, means (``fallback`` rows for empty clusters) and squared distances to the means, one column
+    at a time (a column lookup in a k-long table is much cheaper than gathering (n, p) rows)."""
+    labels = labels.astype(np.intp, copy=False)
     counts = np.bincount(labels, minlength=k)
-    sums = np.stack([np.bincount(labels, weights=X[:, j], minlength=k) for j in range(X.shape[1])], axis=1)
+    sums = np.stack([np.bincount(labels, weights=col, minlength=k) for col in data.columns], axis=1)
     means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], fallback)
-    diff = X - means[labels]
-    sq = np.einsum("ij,ij->i", diff, diff)
+    sq = np.zeros(labels.shape[0])
+    for j, col in enumerate(data.columns):
+        d = col - means[:, j].take(labels)
+        d *= d
+        sq += d
     return _ClusterStats(counts=counts, means=means, sq_dist=sq, inertia=float(sq.sum()))
 
 
@@ -409,53 +445,129 @@ def _sample_kmeans(Xs: np.ndarray, k: int, seed: int, n_init: int, max_iter: int
 
 
 def _fit_large(
-    X: np.ndarray, k: int, random_state: int, n_init: int, max_iter: int, X32: np.ndarray | None = None
+    X: np.ndarray, k: int, random_state: int, n_init: int, max_iter: int, data: _Large | None = None
 ) -> tuple[KMeansResult, _ClusterStats]:
-    """Fast fit for large X: restarts on the fit sample, then <= _REFINE_ITER Lloyd iterations on all rows."""
-    if X32 is None:
-        X32 = X.astype(np.float32)
-    km = _sample_kmeans(X32[_fit_rows(X.shape[0], random_state)], k, random_state, n_init, max_iter)
-    full = KMeans(n_clusters=k, init=km.cluster_centers_, n_init=1, max_iter=min(_REFINE_ITER, max_iter))
-    full.fit(X32)
-    stats = _cluster_stats(X, full.labels_, k, full.cluster_centers_.astype(float))
-    labels, centers = _relabel_by_size(full.labels_, stats.means)
+    """Fast fit for large X: restarts on the fit sample, then <= _REFINE_ITER Lloyd iterations on all rows.
+
+    The refinement calls scikit-learn's Lloyd loop directly (``_kmeans_single_lloyd``, what
+    ``KMeans(init=centers, n_init=1).fit`` runs after copying, centring and validating X and computing
+    its variance - work that is the same for every k and is done once in :func:`_large`)."""
+    if data is None:
+        data = _large(X)
+    km = _sample_kmeans(data.Xc32[_fit_rows(X.shape[0], random_state)], k, random_state, n_init, max_iter)
+    labels, _, centers, n_iter = _kmeans_single_lloyd(  # returns labels, inertia, centers, n_iter
+        data.Xc32, data.weights, np.array(km.cluster_centers_, dtype=np.float32), max_iter=min(_REFINE_ITER,
+        max_iter), tol=data.tol, n_threads=_openmp_effective_n_threads())
+    stats = _cluster_stats(data, labels, k, centers.astype(float) + X.mean(axis=0))
+    labels, centers = _relabel_by_size(labels, stats.means)
     stats = _ClusterStats(np.bincount(labels, minlength=k), centers, stats.sq_dist, stats.inertia)
     result = KMeansResult(
         k=k,
         labels=labels,
         centers=centers,
         inertia=stats.inertia,
-        n_iter=int(km.n_iter_) + int(full.n_iter_),
+        n_iter=int(km.n_iter_) + int(n_iter),
         random_state=random_state,
     )
     return result, stats
 
 
-def _silhouette_fast(X: np.ndarray, labels: np.ndarray, sample: np.ndarray, k: int) -> float:
-    """Same estimate as :func:`_silhouette`, with the sample's distances in float32 blocks.
+@dataclass(frozen=True)
+class _SilhouettePool:
+    """The k-independent part of the large-data silhouette: a uniform random sample of customers and,
+    when it is small enough, its float32 distance matrix (``dist``, shape (m, m); None above
+    ``_POOL_MATRIX_MAX`` rows, then distances are recomputed in blocks for each k).
 
-    Each block of sampled customers gets its distances to the whole sample (float32, centred data), and
-    the sum of distances to each cluster is one matrix product with the one-hot labels.
-    """
-    sub = labels[sample]
-    Xs = X[sample]
-    Xs = (Xs - Xs.mean(axis=0)).astype(np.float32)
-    m = Xs.shape[0]
-    onehot = np.zeros((m, k), dtype=np.float32)
-    onehot[np.arange(m), sub] = 1.0
-    norms = np.einsum("ij,ij->i", Xs, Xs)[:, None]
-    ones = np.ones_like(norms)
-    # One product gives squared distances: [x, |x|^2, 1] . [-2y, 1, |y|^2] = |x - y|^2.
-    left = np.hstack([Xs, norms, ones])
-    right_t = np.ascontiguousarray(np.hstack([-2.0 * Xs, ones, norms]).T)
-    sums = np.empty((m, k), dtype=np.float64)
-    for lo in range(0, m, _SILHOUETTE_BLOCK):
-        hi = min(lo + _SILHOUETTE_BLOCK, m)
-        d = left[lo:hi] @ right_t
+    ``idx``: sorted row indices (m,); ``Xc``: the sampled rows, centred, float32 (m, p); ``rng_key``: the
+    seed material for the per-k top-up draws."""
+
+    idx: np.ndarray
+    Xc: np.ndarray
+    dist: np.ndarray | None
+    rng_key: int
+
+
+def _pool_rows(n: int, size: int, random_state: int) -> np.ndarray:
+    rng = np.random.default_rng([random_state, 0x511])
+    return np.sort(rng.choice(n, size=min(size, n), replace=False))
+
+
+def _silhouette_pool(X: np.ndarray, sample_size: int, random_state: int) -> _SilhouettePool:
+    """Draw the pool and (m <= ``_POOL_MATRIX_MAX``) compute its distance matrix once for every k."""
+    idx = _pool_rows(X.shape[0], sample_size, random_state)
+    Xs = X[idx]
+    Xc = (Xs - Xs.mean(axis=0)).astype(np.float32)
+    dist = _distances(Xc, Xc, same=True) if idx.size <= _POOL_MATRIX_MAX else None
+    return _SilhouettePool(idx=idx, Xc=Xc, dist=dist, rng_key=random_state)
+
+
+def _distances(A: np.ndarray, B: np.ndarray, *, same: bool = False, offset: int = 0) -> np.ndarray:
+    """Euclidean distances (float32, shape (len(A), len(B))) in one product per block of rows:
+    [a, |a|^2, 1] . [-2b, 1, |b|^2] = |a - b|^2. ``same``: row i of A is row ``offset + i`` of B, so that
+    distance is set to exactly 0."""
+    na = np.einsum("ij,ij->i", A, A)[:, None]
+    nb = np.einsum("ij,ij->i", B, B)[:, None]
+    left = np.hstack([A, na, np.ones_like(na)])
+    right_t = np.ascontiguousarray(np.hstack([-2.0 * B, np.ones_like(nb), nb]).T)
+    out = np.empty((A.shape[0], B.shape[0]), dtype=np.float32)
+    for lo in range(0, A.shape[0], _SILHOUETTE_BLOCK):
+        hi = min(lo + _SILHOUETTE_BLOCK, A.shape[0])
+        d = np.matmul(left[lo:hi], right_t, out=out[lo:hi])
         np.maximum(d, 0.0, out=d)
         np.sqrt(d, out=d)
-        d[np.arange(hi - lo), np.arange(lo, hi)] = 0.0
-        sums[lo:hi] = d @ onehot
+        if same:
+            d[np.arange(hi - lo), np.arange(offset + lo, offset + hi)] = 0.0
+    return out
+
+
+def _top_up(labels: np.ndarray, pool: _SilhouettePool, k: int, min_per_cluster: int) -> np.ndarray:
+    """Sorted extra rows so that every cluster has min(size, min_per_cluster) sampled members, drawn
+    uniformly from the cluster's members outside the pool (seeded by the pool's key and k)."""
+    have = np.bincount(labels[pool.idx], minlength=k)
+    sizes = np.bincount(labels, minlength=k)
+    short = np.flatnonzero(have < np.minimum(sizes, min_per_cluster))
+    if short.size == 0:
+        return np.empty(0, dtype=np.intp)
+    outside = np.ones(labels.shape[0], dtype=bool)
+    outside[pool.idx] = False
+    rng = np.random.default_rng([pool.rng_key, 0x70F, k])
+    picked = []
+    for c in short:
+        members = np.flatnonzero((labels == c) & outside)
+        picked.append(rng.choice(members, size=min(members.size, min_per_cluster - have[c]), replace=False))
+    return np.sort(np.concatenate(picked)).astype(np.intp, copy=False)
+
+
+def _silhouette_pooled(X: np.ndarray, labels: np.ndarray, pool: _SilhouettePool, k: int,
+                       min_per_cluster: int = 50) -> tuple[float, np.ndarray]:
+    """The large-data silhouette estimate and the rows it used (sorted).
+
+    The sample is the pool (uniform, the same for every k, so its distances are computed once) topped up
+    so that each cluster has at least ``min(size, min_per_cluster)`` members (:func:`_top_up`). Within a
+    cluster the sample is uniform, so the estimator of :func:`_silhouette` applies unchanged: each sampled
+    customer's silhouette within the sample, weighted by cluster size / sampled members of its cluster."""
+    extra = _top_up(labels, pool, k, min_per_cluster)
+    m0 = pool.idx.size
+    if extra.size:
+        Xe = (X[extra] - X[pool.idx].mean(axis=0)).astype(np.float32)
+        rows = np.concatenate([pool.idx, extra])
+        cross = _distances(Xe, pool.Xc)  # (e, m0)
+        inner = _distances(Xe, Xe, same=True)  # (e, e)
+    else:
+        rows = pool.idx
+    sub = labels[rows]
+    m = rows.size
+    onehot = np.zeros((m, k), dtype=np.float32)
+    onehot[np.arange(m), sub] = 1.0
+    sums = np.empty((m0, k), dtype=np.float64)
+    for lo in range(0, m0, _SUMS_BLOCK):  # pool rows: distances from the stored matrix or recomputed per block
+        hi = min(lo + _SUMS_BLOCK, m0)
+        block = pool.dist[lo:hi] if pool.dist is not None else _distances(pool.Xc[lo:hi], pool.Xc, same=True,
+                                                                          offset=lo)
+        sums[lo:hi] = block @ onehot[:m0]
+    if extra.size:
+        sums[:m0] += cross.T @ onehot[m0:]
+        sums = np.vstack([sums, cross @ onehot[:m0] + inner @ onehot[m0:]])
     n_in = np.bincount(sub, minlength=k).astype(float)
     own = n_in[sub]
     a = sums[np.arange(m), sub] / np.maximum(own - 1, 1)
@@ -468,7 +580,8 @@ def _silhouette_fast(X: np.ndarray, labels: np.ndarray, sample: np.ndarray, k: i
         values = np.nan_to_num((b - a) / np.maximum(a, b))
     values[own <= 1] = 0.0
     weight = np.bincount(labels, minlength=k) / np.maximum(n_in, 1)
-    return float(np.dot(weight[sub], values) / labels.shape[0])
+    order = np.argsort(rows, kind="stable")
+    return float(np.dot(weight[sub], values) / labels.shape[0]), rows[order]
 
 
 def _calinski_harabasz_fast(X: np.ndarray, stats: _ClusterStats) -> float:
@@ -494,9 +607,9 @@ def _davies_bouldin_fast(labels: np.ndarray, stats: _ClusterStats) -> float:
     return float(np.mean(np.max(combined / dist, axis=1)))
 
 
-def _stability_large(X32: np.ndarray, k: int, seeds: int, random_state: int) -> float:
+def _stability_large(data: _Large, k: int, seeds: int, random_state: int) -> float:
     """Stability on the fit sample: single-restart refits from each derived seed, compared on the sample."""
-    Xs = X32[_fit_rows(X32.shape[0], random_state)]
+    Xs = data.Xc32[_fit_rows(data.Xc32.shape[0], random_state)]
     labelings = [_sample_kmeans(Xs, k, seed, 1, 300).labels_ for seed in derive_seeds(random_state, seeds)]
     return stability_from_labelings(labelings)
 
@@ -701,7 +814,7 @@ def stability_from_labelings(labelings: Sequence) -> float:
 
 def _stability(X: np.ndarray, k: int, seeds: int, random_state: int, n_init: int) -> float:
     if _is_large(X) and n_init == 1:
-        return _stability_large(X.astype(np.float32), k, seeds, random_state)
+        return _stability_large(_large(X), k, seeds, random_state)
     labelings = [_fit(X, k, seed, n_init, 300).labels for seed in derive_seeds(random_state, seeds)]
     return stability_from_labelings(labelings)
 
@@ -851,23 +964,52 @@ def _point(k: int, fit, scores: dict, stab: float | None, sample: np.ndarray, st
 
 
 def _evaluate_large(
-    X: np.ndarray, k: int, random_state: int, n_init: int, stability_seeds: int, sample_size: int
+    X: np.ndarray, k: int, random_state: int, n_init: int, stability_seeds: int, sample_size: int,
+    pool: _SilhouettePool | None = None, data: _Large | None = None,
 ) -> SweepPoint:
-    """evaluate_k on large X: the fast fit (:func:`_fit_large`) and scores from its cluster sums."""
+    """evaluate_k on large X: the fast fit (:func:`_fit_large`) and scores from its cluster sums.
+
+    ``pool`` / ``data``: the k-independent silhouette pool and prepared copies of X, shared by a sweep's ks."""
     start = time.perf_counter()
-    X32 = X.astype(np.float32)
-    fit, stats = _fit_large(X, k, random_state, n_init, 300, X32)
-    sample = silhouette_sample(fit.labels, sample_size=sample_size, random_state=random_state)
+    if data is None:
+        data = _large(X)
+    fit, stats = _fit_large(X, k, random_state, n_init, 300, data)
+    if pool is None:
+        pool = _silhouette_pool(X, sample_size, random_state)
+    silhouette, sample = _silhouette_pooled(X, fit.labels, pool, k)
     n_labels = int(np.unique(fit.labels[sample]).size)
     scores: dict[str, float | None] = dict.fromkeys(METRICS)
     if 2 <= k < X.shape[0] and 2 <= n_labels < sample.size:
         scores = {
-            "silhouette": _silhouette_fast(X, fit.labels, sample, k),
+            "silhouette": silhouette,
             "calinski_harabasz": _calinski_harabasz_fast(X, stats),
             "davies_bouldin": _davies_bouldin_fast(fit.labels, stats),
         }
-    stab = _stability_large(X32, k, stability_seeds, random_state) if stability_seeds >= 2 else None
+    stab = _stability_large(data, k, stability_seeds, random_state) if stability_seeds >= 2 else None
     return _point(k, fit, scores, stab, sample, start)
+
+
+def _sweep_large(
+    X: np.ndarray, ks: Sequence[int], random_state: int, n_init: int, stability_seeds: int, sample_size: int
+) -> list[SweepPoint]:
+    """The large-data sweep in-process: the float32 copy and silhouette pool are made once and the ks run
+    on one thread per available core (each with one OpenMP and BLAS thread: the fits, products and
+    distance blocks release the GIL). Same points as :func:`evaluate_k` for each k."""
+    data = _large(X)
+    pool = _silhouette_pool(X, sample_size, random_state)
+    threads = max(1, min(len(ks), len(os.sched_getaffinity(0))))
+
+    def one(k: int) -> SweepPoint:
+        with _threadpools().limit(limits=1, user_api="openmp"):
+            return _evaluate_large(X, k, random_state, n_init, stability_seeds, sample_size, pool, data)
+
+    with _threadpools().limit(limits=1, user_api="blas"):
+        if threads == 1:
+            return [one(k) for k in ks]
+        # Largest k first: they take longest, so the threads finish together.
+        with ThreadPoolExecutor(threads, thread_name_prefix="sweep") as ex:
+            done = dict(zip(sorted(ks, reverse=True), ex.map(one, sorted(ks, reverse=True)), strict=True))
+    return [done[k] for k in ks]
 
 
 def evaluate_k(
@@ -1261,7 +1403,10 @@ def sweep_k(
     if not ks:
         raise AnalysisError("No values of k were given to try; give a range such as 2-10.")
     _check_k_values(X, ks, min_k=2)
-    points = [_evaluate(X, k, random_state, n_init, stability_seeds, silhouette_sample_size) for k in ks]
+    if _is_large(X):
+        points = _sweep_large(X, ks, random_state, n_init, stability_seeds, silhouette_sample_size)
+    else:
+        points = [_evaluate(X, k, random_state, n_init, stability_seeds, silhouette_sample_size) for k in ks]
     return SweepResult.from_points(
         points, n_customers=X.shape[0], n_features=X.shape[1], silhouette_sample_size=silhouette_sample_size
     )

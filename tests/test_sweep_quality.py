@@ -57,7 +57,10 @@ def test_fast_scores_equal_sklearn_scores_of_the_same_labels(blobs, fast):
     assert fit.inertia == pytest.approx(point.inertia, rel=1e-12)
     assert point.calinski_harabasz == pytest.approx(calinski_harabasz_score(blobs, fit.labels), rel=1e-9)
     assert point.davies_bouldin == pytest.approx(davies_bouldin_score(blobs, fit.labels), rel=1e-9)
-    sample = silhouette_sample(fit.labels, sample_size=3_000, random_state=1)
+    # the silhouette: the estimator of the exact path on the pooled sample (float32 distances)
+    value, sample = clustering._silhouette_pooled(blobs, fit.labels, clustering._silhouette_pool(blobs, 3_000, 1), 6)
+    assert point.silhouette == pytest.approx(value, rel=1e-12)
+    assert point.silhouette_sample_size == sample.size >= 3_000
     assert point.silhouette == pytest.approx(clustering._silhouette(blobs, fit.labels, sample), abs=1e-4)
     # centers are the cluster means, labels numbered by size, inertia exact
     assert np.allclose(fit.centers, [blobs[fit.labels == j].mean(axis=0) for j in range(6)])
@@ -84,3 +87,17 @@ def test_codes_match_numpy_unique():
     want = np.unique(labels, return_inverse=True, return_counts=True)
     for got, expected in zip(clustering._codes(labels), want, strict=True):
         assert np.array_equal(got, expected)
+
+
+def test_pooled_silhouette_tops_up_small_clusters(blobs):
+    """The pool is uniform and the same for every k; a cluster with fewer than 50 pooled members gets extra
+    members drawn from outside the pool, and the estimate equals the exact estimator on that sample."""
+    labels = np.where(blobs[:, 0] > np.sort(blobs[:, 0])[-31], 2, (blobs[:, 1] > 0).astype(int))  # 30 in cluster 2
+    pool = clustering._silhouette_pool(blobs, 2_000, 0)
+    assert pool.dist.shape == (2_000, 2_000) and np.all(np.diag(pool.dist) == 0)
+    value, sample = clustering._silhouette_pooled(blobs, labels, pool, 3)
+    assert np.isin(pool.idx, sample).all() and np.all(np.diff(sample) > 0)
+    assert np.count_nonzero(labels[sample] == 2) == 30  # all 30 members: min(size, 50)
+    assert value == pytest.approx(clustering._silhouette(blobs, labels, sample), abs=1e-5)
+    again, _ = clustering._silhouette_pooled(blobs, labels, pool, 3)
+    assert again == value
