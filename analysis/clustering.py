@@ -18,9 +18,10 @@ The sweep is split so that a task queue can fan it out:
 
 Large data (``_FAST_FROM`` customers or more) take a faster path with the same API and the same
 determinism: the restarts run on a seeded sample of ``_FIT_SAMPLE`` customers, the best fit is refined
-on all customers, the scores come from per-cluster sums and a blocked float32 distance matrix of the
-silhouette sample, and the stability refits run on the fit sample (see ``_fit_large``). Smaller data
-take the exact scikit-learn path.
+on all customers, the scores come from per-cluster sums and a float32 distance matrix of a silhouette
+pool drawn once for every k (topped up per k so small clusters are represented), and the stability refits
+run on the fit sample (see ``_fit_large``, ``_silhouette_pooled``). :func:`sweep_k` runs the ks on one
+thread per core. Smaller data take the exact scikit-learn path.
 """
 
 from __future__ import annotations
@@ -92,10 +93,9 @@ _SINGLE_THREAD_BELOW = 100_000
 # their Lloyd iterations run on a fixed random sample of _FIT_SAMPLE customers (drawn from random_state, so
 # the same sample for every k), the best fit is then refined with at most _REFINE_ITER Lloyd iterations on
 # all customers, and the scores are computed from per-cluster sums (Calinski-Harabasz, Davies-Bouldin) and a
-# blocked float32 distance matrix (silhouette). Stability refits run on the sample. Measured on 1M x 6: a
-# k = 2..12 sweep with every score is ~20x faster than scikit-learn's full KMeans(n_init=10) + metrics, with
-# every k's inertia within 1 % of it (see bench/ and tests/test_sweep_quality.py). Below _FAST_FROM the
-# exact scikit-learn path is used, unchanged.
+# float32 distance matrix of a silhouette pool shared by every k. Stability refits run on the sample. See
+# bench/ (ratios to scikit-learn's KMeans(n_init=10) + metrics, inertia within 1 %) and
+# tests/test_sweep_quality.py. Below _FAST_FROM the exact scikit-learn path is used, unchanged.
 _FAST_FROM = 100_000
 _FIT_SAMPLE = 25_000
 _REFINE_ITER = 6
