@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from analysis import schema as S
-from analysis.cleaning import CleanResult, QualityReport, clean_transactions
+from analysis.cleaning import CleanResult, QualityReport, clean_transactions, resolve_rules
 from analysis.clustering import check_k, fit_kmeans, sweep_k
 from analysis.describe import describe_customers, describe_transactions
 from analysis.errors import AnalysisError
@@ -25,6 +26,9 @@ from analysis.insights import segment_advice
 from analysis.loading import read_table
 from analysis.normalize import Dataset, normalize
 from analysis.outliers import find_outliers
+from analysis.polars_clean import clean_transactions as clean_polars
+from analysis.polars_features import customer_features as customer_features_polars
+from analysis.polars_load import PolarsDataset, Unsupported, from_pandas, load_transactions, to_pandas
 from analysis.rfm import rfm_crosstab, rfm_scores
 from analysis.segments import SegmentProfiles, profile_segments
 
@@ -47,9 +51,17 @@ def load_dataset(
     ``sheet``: Excel sheet name, or 0-based position (a sheet whose name is the text of the number wins).
     ``dayfirst``: read dates such as ``05.01.2023`` day first (True) or month first (False); None decides
     (see :func:`analysis.normalize.normalize`) and notes the choice when both readings are possible.
+
+    Transactions in Parquet or UTF-8 delimited text are read by the polars fast path
+    (:func:`analysis.polars_load.load_transactions`, giving a :class:`~analysis.polars_load.PolarsDataset`);
+    anything it cannot read exactly as the pandas path does (Excel, customer-level files, odd encodings, ...)
+    is read by :func:`analysis.loading.read_table` and :func:`analysis.normalize.normalize` as before.
     """
     if str(path) == DEMO_NAME:
         return demo_dataset()
+    fast = load_transactions(path, mapping=mapping, name=name, dayfirst=dayfirst)
+    if fast is not None:
+        return fast
     raw = read_table(path, sheet=sheet) if name is None else _read_as(path, name, sheet)
     return normalize(raw, mapping=mapping, source=name or Path(path).name, dayfirst=dayfirst)
 
@@ -68,24 +80,61 @@ def demo_dataset(rows: int = DEMO_ROWS, *, seed: int = DEMO_SEED) -> Dataset:
     from analysis.demo import generate_transactions
 
     demo = generate_transactions(rows, seed=seed)
-    return normalize(demo.transactions, source=f"demo data ({rows:,} rows, seed {seed})")
+    return as_polars(normalize(demo.transactions, source=f"demo data ({rows:,} rows, seed {seed})"))
 
 
-@dataclass
+def as_polars(dataset: Dataset) -> Dataset:
+    """The same dataset with its canonical table also kept in polars (a :class:`PolarsDataset`), so that
+    :func:`prepare` takes the fast path; customer-level datasets and tables of other types come back as they are."""
+    if isinstance(dataset, PolarsDataset) or dataset.shape == S.CUSTOMERS:
+        return dataset
+    try:
+        frame = from_pandas(dataset.frame)
+    except (Unsupported, TypeError, ValueError, pl.exceptions.PolarsError):
+        return dataset
+    fast = PolarsDataset(frame, shape=dataset.shape, mapping=dict(dataset.mapping), source=dataset.source,
+                         notes=list(dataset.notes), raw_rows=dataset.raw_rows, raw_columns=list(dataset.raw_columns))
+    fast._pandas = dataset.frame
+    return fast
+
+
 class Prepared:
     """A dataset after cleaning: what every later step starts from.
 
     ``table``: clean canonical transactions, or the customer-level table (one row per customer).
     ``returns``: return / cancellation lines with a customer id (transactions only; empty otherwise).
     ``as_of``: the reference date for recency and tenure (transactions only).
+    ``frame`` / ``returns_frame``: the same clean transactions and return lines as polars DataFrames when the
+    dataset came through the polars fast path (canonical columns of :mod:`analysis.schema`: text String, dates
+    Datetime[ns], numbers Float64, missing values null), else None. ``table`` and ``returns`` are then made from
+    them on first use (pandas, exactly as the pandas path makes them) and kept.
     """
 
-    dataset: Dataset
-    table: pd.DataFrame
-    returns: pd.DataFrame
-    quality: QualityReport | None
-    as_of: pd.Timestamp | None
-    notes: list[str] = field(default_factory=list)
+    def __init__(self, dataset: Dataset, table: pd.DataFrame | None, returns: pd.DataFrame | None,
+                 quality: QualityReport | None, as_of: pd.Timestamp | None, notes: list[str] | None = None, *,
+                 frame: pl.DataFrame | None = None, returns_frame: pl.DataFrame | None = None) -> None:
+        if table is None and frame is None or returns is None and returns_frame is None:
+            raise ValueError("Prepared needs the clean table and the returns, as pandas or polars frames")
+        self.dataset = dataset
+        self._table = table
+        self._returns = returns
+        self.quality = quality
+        self.as_of = as_of
+        self.notes = list(notes or [])
+        self.frame = frame
+        self.returns_frame = returns_frame
+
+    @property
+    def table(self) -> pd.DataFrame:
+        if self._table is None:
+            self._table = to_pandas(self.frame)
+        return self._table
+
+    @property
+    def returns(self) -> pd.DataFrame:
+        if self._returns is None:
+            self._returns = to_pandas(self.returns_frame)
+        return self._returns
 
     @property
     def is_customer_level(self) -> bool:
@@ -99,25 +148,50 @@ def prepare(
 
     ``as_of`` defaults to midnight after the last clean order (so the latest buyer has recency < 1 day).
     An explicit ``as_of`` before the last order raises :class:`AnalysisError`.
+
+    A :class:`~analysis.polars_load.PolarsDataset` is cleaned in polars (:mod:`analysis.polars_clean`; same rows,
+    report and messages); the returned :class:`Prepared` then keeps the polars frames.
     """
     if dataset.shape == S.CUSTOMERS:
         return Prepared(dataset, dataset.frame, pd.DataFrame(columns=[S.CUSTOMER_ID, S.AMOUNT]), None, None,
                         list(dataset.notes))
-    result: CleanResult = clean_transactions(dataset.frame, rules=rules)
-    last = result.clean[S.ORDER_DATE].max()
-    if as_of is None:
-        reference = last.normalize() + pd.Timedelta(days=1)
-    else:
+    if isinstance(dataset, PolarsDataset):
+        resolve_rules(rules)  # an unknown rule name is refused before any work, as the pandas path does
         try:
-            reference = pd.Timestamp(as_of)
-        except (ValueError, TypeError) as exc:
-            raise AnalysisError(f"As-of date '{as_of}' is not a date (use YYYY-MM-DD).") from exc
-        if reference < last:
-            raise AnalysisError(
-                f"As-of date {reference:%Y-%m-%d %H:%M} is before the last order ({last:%Y-%m-%d %H:%M}); "
-                "recency would be negative."
-            )
+            fast = clean_polars(dataset.pl_frame, rules=rules)
+        except Unsupported:
+            fast = None
+        if fast is not None:
+            last = pd.Timestamp(fast.clean[S.ORDER_DATE].max())
+            reference = _as_of(as_of, last)
+            return Prepared(dataset, None, None, fast.report, reference, list(dataset.notes), frame=fast.clean,
+                            returns_frame=fast.returns)
+    result: CleanResult = clean_transactions(dataset.frame, rules=rules)
+    reference = _as_of(as_of, result.clean[S.ORDER_DATE].max())
     return Prepared(dataset, result.clean, result.returns, result.report, reference, list(dataset.notes))
+
+
+def _as_of(as_of: str | pd.Timestamp | None, last: pd.Timestamp) -> pd.Timestamp:
+    """The as-of date: ``as_of``, or midnight after ``last`` (the last clean order)."""
+    if as_of is None:
+        return last.normalize() + pd.Timedelta(days=1)
+    try:
+        reference = pd.Timestamp(as_of)
+    except (ValueError, TypeError) as exc:
+        raise AnalysisError(f"As-of date '{as_of}' is not a date (use YYYY-MM-DD).") from exc
+    if reference < last:
+        raise AnalysisError(
+            f"As-of date {reference:%Y-%m-%d %H:%M} is before the last order ({last:%Y-%m-%d %H:%M}); "
+            "recency would be negative."
+        )
+    return reference
+
+
+def customer_count(prepared: Prepared) -> int:
+    """Distinct customer ids in the clean data (customer-level files: in the table)."""
+    if prepared.frame is not None:
+        return int(prepared.frame[S.CUSTOMER_ID].drop_nulls().n_unique())
+    return int(prepared.table[S.CUSTOMER_ID].nunique())
 
 
 def describe(prepared: Prepared) -> dict:
@@ -151,6 +225,12 @@ def build_features(prepared: Prepared, features: Sequence[str] | None = None) ->
     names = list(features) if features else default_feature_names(prepared)
     if prepared.is_customer_level:
         return customer_level_features(prepared.table, columns=names)
+    if prepared.frame is not None:
+        try:
+            return customer_features_polars(prepared.frame, as_of=prepared.as_of, features=names,
+                                            returns=prepared.returns_frame if S.RETURN_RATE in names else None)
+        except Unsupported:
+            pass  # the pandas function words the error
     returns = prepared.returns if S.RETURN_RATE in names else None
     return customer_features(prepared.table, as_of=prepared.as_of, features=names, returns=returns)
 

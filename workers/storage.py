@@ -13,8 +13,11 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 
+from analysis import schema as S
 from analysis.normalize import Dataset
+from analysis.polars_load import PolarsDataset, Unsupported, canonical
 from workers.config import Settings
 
 
@@ -69,6 +72,27 @@ def store_dataset(settings: Settings, dataset: Dataset) -> str:
 
 def load_frame(settings: Settings, ds_id: str) -> pd.DataFrame:
     return pd.read_parquet(dataset_path(settings, ds_id))
+
+
+def load_dataset(settings: Settings, ds_id: str, *, shape: str, mapping: dict[str, str], source: str,
+                 notes: list[str] | None = None, raw_rows: int = 0, raw_columns: list[str] | None = None) -> Dataset:
+    """The stored dataset ``ds_id`` with its metadata. Transactions are read with polars into a
+    :class:`~analysis.polars_load.PolarsDataset` (so the analysis takes the fast path); customer-level tables,
+    and anything not in the canonical types, are read with pandas. A missing file raises FileNotFoundError."""
+    path = dataset_path(settings, ds_id)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    meta = {"shape": shape, "mapping": dict(mapping), "source": source, "notes": list(notes or []),
+            "raw_rows": raw_rows, "raw_columns": list(raw_columns or [])}
+    if shape != S.CUSTOMERS:
+        try:
+            stored = pl.read_parquet(path)
+            frame = canonical(stored.drop([c for c in stored.columns if c.startswith("__index_level_")]))
+        except (Unsupported, pl.exceptions.PolarsError):
+            frame = None
+        if frame is not None:
+            return PolarsDataset(frame, **meta)
+    return Dataset(frame=pd.read_parquet(path), **meta)
 
 
 def job_dir(settings: Settings, job_id: str) -> Path:

@@ -19,7 +19,6 @@ from celery import signals
 from celery.exceptions import SoftTimeLimitExceeded, WorkerLostError
 
 from analysis import pipeline
-from analysis import schema as S
 from analysis.clustering import SweepPoint, SweepResult, evaluate_k
 from analysis.errors import AnalysisError
 from analysis.exports import neutralise_formulas
@@ -96,12 +95,12 @@ def _dataset(job: dict) -> Dataset:
     if meta is None:
         raise AnalysisError(f"Dataset {job['dataset_id']} does not exist (or was deleted).")
     try:
-        frame = storage.load_frame(settings, meta["id"])
+        return storage.load_dataset(settings, meta["id"], shape=meta["shape"], mapping=meta["mapping"],
+                                    source=meta["name"], notes=meta["notes"], raw_rows=meta["rows"],
+                                    raw_columns=meta["columns"])
     except FileNotFoundError as exc:
         raise AnalysisError(f"The file of dataset '{meta['name']}' ({meta['id']}) is missing from the data "
                             "directory.") from exc
-    return Dataset(frame=frame, shape=meta["shape"], mapping=meta["mapping"], source=meta["name"],
-                   notes=meta["notes"], raw_rows=meta["rows"], raw_columns=meta["columns"])
 
 
 def _prepared(job: dict) -> pipeline.Prepared:
@@ -138,7 +137,7 @@ def ingest(self, job_id: str) -> str | None:
             **{k: v for k, v in dataset.info().items() if k != "file"},
             "quality": prepared.quality.to_dict() if prepared.quality else None,
             "default_features": pipeline.default_feature_names(prepared),
-            "customers": int(prepared.table[S.CUSTOMER_ID].nunique()),
+            "customers": pipeline.customer_count(prepared),
             "demo": bool(p.get("demo")),
         }
         reg.put_dataset(job["team"], meta)

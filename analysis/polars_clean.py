@@ -1,0 +1,184 @@
+"""The cleaning rules of :mod:`analysis.cleaning` on a canonical polars table.
+
+:func:`clean_transactions` gives what :func:`analysis.cleaning.clean_transactions` gives for the same rows
+(the same clean rows in the same order, the same return lines, and a :class:`~analysis.cleaning.QualityReport`
+with the same rule counts, bridge and warnings; revenues are the same sums, added in another order, so they
+may differ in the last bits of a float). The rules, their names, labels, defaults and warnings are the ones of
+:mod:`analysis.cleaning`; only the row masks are computed here, all in one polars query.
+
+Input: a canonical table as :func:`analysis.polars_load.canonical` makes it (text String, dates Datetime[ns],
+numbers Float64, missing values null, never NaN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from analysis import schema as S
+from analysis.cleaning import (
+    GIANT_QUANTITY,
+    NON_PRODUCT_CODES,
+    RETURN_RULES,
+    RULES,
+    QualityReport,
+    RuleCount,
+    _warnings,
+    resolve_rules,
+)
+from analysis.polars_load import Unsupported
+
+
+@dataclass
+class PolarsCleanResult:
+    clean: pl.DataFrame  # canonical transactions kept, in file order
+    returns: pl.DataFrame  # removed return / cancellation lines with a customer id (customer_id, amount)
+    report: QualityReport
+
+
+def clean_transactions(tx: pl.DataFrame, *, rules: Mapping[str, bool] | None = None) -> PolarsCleanResult:
+    """Apply the enabled rules of :data:`analysis.cleaning.RULES` in order and count every rule.
+
+    Raises :class:`~analysis.polars_load.Unsupported` when nothing is left (the pandas path words that error).
+    """
+    enabled = resolve_rules(rules)
+    masks = rule_masks(tx)
+    names = [r.name for r in RULES]
+    amount = tx[S.AMOUNT]
+    value = pl.select(pl.when(amount.is_finite().fill_null(False)).then(amount).otherwise(0.0)).to_series()
+    frame = pl.DataFrame([masks[n].alias(n) for n in names] + [value.alias("_value")])
+    exprs: list[pl.Expr] = [pl.len().alias("raw_rows"), pl.col("_value").sum().alias("raw_revenue")]
+    keep = pl.lit(True)
+    steps = []
+    for rule in RULES:
+        matched = pl.col(rule.name)
+        exprs += [matched.sum().alias(f"{rule.name}.rows_matched"),
+                  pl.col("_value").filter(matched).sum().alias(f"{rule.name}.revenue_matched")]
+        if enabled[rule.name]:
+            removed = matched & keep
+            exprs += [removed.sum().alias(f"{rule.name}.rows_removed"),
+                      pl.col("_value").filter(removed).sum().alias(f"{rule.name}.revenue_removed")]
+            keep = keep & ~matched
+            exprs += [keep.sum().alias(f"{rule.name}.rows_kept"),
+                      pl.col("_value").filter(keep).sum().alias(f"{rule.name}.revenue_kept")]
+            steps.append(rule)
+    returns_mask = pl.lit(False)
+    for name in RETURN_RULES:
+        if enabled[name]:
+            returns_mask = returns_mask | pl.col(name)
+    flags = frame.select(keep.alias("keep"), returns_mask.alias("returns"))
+    totals = frame.select(exprs).row(0, named=True)
+
+    counts = []
+    for rule in RULES:
+        on = enabled[rule.name]
+        counts.append(RuleCount(
+            name=rule.name, label=rule.label, description=rule.description, enabled=on,
+            rows_matched=int(totals[f"{rule.name}.rows_matched"]),
+            revenue_matched=float(totals[f"{rule.name}.revenue_matched"]),
+            rows_removed=int(totals[f"{rule.name}.rows_removed"]) if on else 0,
+            revenue_removed=float(totals[f"{rule.name}.revenue_removed"]) if on else 0.0,
+        ))
+    bridge = [{"step": "Raw data", "rows": int(totals["raw_rows"]), "revenue": round(float(totals["raw_revenue"]), 2)}]
+    for rule in steps:
+        bridge.append({"step": f"- {rule.label}", "rows": int(totals[f"{rule.name}.rows_kept"]),
+                       "revenue": round(float(totals[f"{rule.name}.revenue_kept"]), 2)})
+    clean_rows = bridge[-1]["rows"]
+    clean_revenue = float(totals[f"{steps[-1].name}.revenue_kept"]) if steps else float(totals["raw_revenue"])
+    if clean_rows == 0:
+        raise Unsupported("nothing left after cleaning")
+    clean = tx.filter(flags["keep"])
+    returns = tx.filter(flags["returns"] & tx[S.CUSTOMER_ID].is_not_null()).select(S.CUSTOMER_ID, S.AMOUNT)
+    customers = clean[S.CUSTOMER_ID].drop_nulls().unique().head(2).to_list()
+    report = QualityReport(
+        raw_rows=int(totals["raw_rows"]),
+        raw_revenue=float(totals["raw_revenue"]),
+        clean_rows=clean_rows,
+        clean_revenue=clean_revenue,
+        rules=counts,
+        bridge=bridge,
+        # _warnings only asks the clean table how many customers it has (none, one or more)
+        warnings=_warnings(counts, pd.DataFrame({S.CUSTOMER_ID: pd.Series(customers, dtype="str")}).reindex(
+            range(max(len(customers), 1)))),
+    )
+    return PolarsCleanResult(clean=clean, returns=returns, report=report)
+
+
+def rule_masks(tx: pl.DataFrame) -> dict[str, pl.Series]:
+    """Rule name -> boolean mask (length ``tx.height``, no nulls) of the rows the rule matches on ``tx``."""
+    q, amount = pl.col(S.QUANTITY), pl.col(S.AMOUNT)
+    has = set(tx.columns)
+    exprs = {
+        "missing_values": pl.col(S.ORDER_DATE).is_null() | ~amount.is_finite().fill_null(False),
+        "missing_customer_id": pl.col(S.CUSTOMER_ID).is_null(),
+        "non_positive_quantity": (q <= 0).fill_null(False),
+        "non_positive_price": (pl.coalesce(pl.col(S.UNIT_PRICE), amount) <= 0).fill_null(False),
+        "non_product_codes": (pl.col(S.PRODUCT_ID).str.to_uppercase().is_in(sorted(NON_PRODUCT_CODES)).fill_null(False)
+                              if S.PRODUCT_ID in has else pl.repeat(False, pl.len())),
+        "_c": pl.col(S.ORDER_ID).str.contains("^[Cc][0-9]").fill_null(False),
+        "_a": pl.col(S.ORDER_ID).str.contains("^[Aa][0-9]").fill_null(False),
+        "_debt": (pl.col(S.DESCRIPTION).str.to_lowercase().str.contains("adjust bad debt", literal=True)
+                  .fill_null(False)
+                  if S.DESCRIPTION in has else pl.repeat(False, pl.len())),
+        "_q_neg": (q < 0).fill_null(False),
+        "_a_neg": (amount < 0).fill_null(False),
+    }
+    m = tx.select(**exprs)
+    numeric_share = tx.select(pl.col(S.ORDER_ID).str.contains("^[0-9]").mean()).item()
+    numeric_share = 0.0 if numeric_share is None else float(numeric_share)
+
+    def prefix(mask: pl.Series, negative: pl.Series) -> pl.Series:
+        if not mask.any() or numeric_share > 0.5:
+            return mask
+        if negative.filter(mask).mean() > 0.5:
+            return mask
+        return pl.repeat(False, tx.height, eager=True)
+
+    out = {name: m[name] for name in ("missing_values", "missing_customer_id", "non_positive_quantity",
+                                      "non_positive_price", "non_product_codes")}
+    out["cancellations"] = prefix(m["_c"], m["_q_neg"])
+    out["bad_debt"] = prefix(m["_a"], m["_a_neg"]) | m["_debt"]
+    out["duplicates"] = duplicated(tx)
+    out["cancelled_giant_orders"] = cancelled_giant_purchases(tx, out["cancellations"])
+    return {r.name: out[r.name].alias(r.name) for r in RULES}
+
+
+def duplicated(tx: pl.DataFrame) -> pl.Series:
+    """Rows equal in every column to an earlier row (pandas ``duplicated(keep="first")``).
+
+    Rows are hashed; only rows whose hash occurs twice are compared value by value."""
+    hashes = tx.select(pl.struct(pl.all()).hash(seed=0)).to_series()
+    ordered = hashes.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    mask = np.zeros(tx.height, dtype=bool)
+    if repeated.len():
+        candidates = hashes.is_in(repeated.implode())
+        rows = candidates.arg_true().to_numpy()
+        first = tx.filter(candidates).select(pl.struct(pl.all()).is_first_distinct()).to_series().to_numpy()
+        mask[rows[~first]] = True
+    return pl.Series("duplicates", mask)
+
+
+def cancelled_giant_purchases(tx: pl.DataFrame, cancellations: pl.Series, *,
+                              min_quantity: float = GIANT_QUANTITY) -> pl.Series:
+    """As :func:`analysis.cleaning.cancelled_giant_purchases`, given the cancellation mask."""
+    q = tx[S.QUANTITY]
+    big = (q >= min_quantity).fill_null(False)
+    none = pl.repeat(False, tx.height, eager=True)
+    if not big.any():
+        return none
+    keys = [S.CUSTOMER_ID, S.PRODUCT_ID] if S.PRODUCT_ID in tx.columns else [S.CUSTOMER_ID]
+    undo = tx.filter(cancellations & (q <= -min_quantity).fill_null(False))
+    if undo.height == 0:
+        return none
+    buys = tx.with_row_index("_row").filter(big).select(["_row", *keys, S.QUANTITY, S.ORDER_DATE])
+    undo = undo.select([*keys, (-pl.col(S.QUANTITY)).alias(S.QUANTITY), pl.col(S.ORDER_DATE).alias("_cancel")])
+    pairs = buys.join(undo, on=[*keys, S.QUANTITY], how="inner", nulls_equal=True)
+    rows = pairs.filter(pl.col("_cancel") >= pl.col(S.ORDER_DATE))["_row"].unique().to_numpy()
+    mask = np.zeros(tx.height, dtype=bool)
+    mask[rows] = True
+    return pl.Series(mask)

@@ -1,0 +1,382 @@
+"""The fast path from a transactions file to the canonical table, in polars.
+
+:func:`load_transactions` reads Parquet (lazily, only the mapped columns) or delimited UTF-8 text (every cell
+as text, converted with explicit formats) and returns a :class:`PolarsDataset`: the same
+:class:`~analysis.normalize.Dataset` that :func:`analysis.normalize.normalize` makes, whose canonical frame
+is kept as a polars DataFrame (``pl_frame``) and converted to pandas only when someone asks for ``frame``.
+
+Column roles, the shape, the notes and every message come from :mod:`analysis.normalize` itself, run on a
+sample of the first :data:`SAMPLE_ROWS` rows; the sample's pandas result must equal the fast path's first rows,
+or the fast path gives up. It also gives up (returns None, and the caller uses the pandas path, which gives
+today's results and messages) for anything it cannot read exactly the same way:
+
+* Excel files, customer-level files (no date column), any file the pandas path would refuse with an error;
+* text that is not UTF-8, separated by white space, with blank lines, or with a field starting with a space;
+* Parquet columns of other types than text / categorical, integers, floats and naive or aware datetimes;
+* ids or text stored as floats that are not whole numbers, categories that collide once stripped;
+* numbers that need more than a plain parse (currency signs, thousands separators, accounting brackets,
+  spaces) or are not numbers, true/false columns;
+* dates that :mod:`analysis.normalize` refuses.
+"""
+
+from __future__ import annotations
+
+import mmap
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+from pandas._libs.parsers import STR_NA_VALUES
+from pandas.tseries.api import guess_datetime_format
+
+from analysis import schema as S
+from analysis.errors import AnalysisError
+from analysis.loading import PARQUET_MAGIC, SNIFF_BYTES, _decode, guess_decimal_comma, sniff_delimiter
+from analysis.normalize import Dataset, _parse_dates, normalize
+
+SAMPLE_ROWS = 2_000
+# Text the pandas CSV reader takes for a missing value.
+NA_TEXT = sorted(STR_NA_VALUES)
+# ISO date formats the fast path parses itself (when pandas guesses one from the first date and every date
+# follows it); other dates go through analysis.normalize, once per distinct value.
+ISO_FORMATS = frozenset("%Y-%m-%d" + t for t in ("", " %H:%M", " %H:%M:%S", "T%H:%M", "T%H:%M:%S"))
+STRING_TYPES = (pl.String, pl.Categorical, pl.Enum)
+_CANONICAL_TYPES = {S.ORDER_ID: pl.String, S.CUSTOMER_ID: pl.String, S.ORDER_DATE: pl.Datetime("ns"),
+                    S.QUANTITY: pl.Float64, S.UNIT_PRICE: pl.Float64, S.AMOUNT: pl.Float64,
+                    S.PRODUCT_ID: pl.String, S.DESCRIPTION: pl.String, S.COUNTRY: pl.String}
+
+
+class Unsupported(Exception):
+    """The fast path cannot give exactly the pandas path's result for this input (the reason is the text)."""
+
+
+class PolarsDataset(Dataset):
+    """A :class:`~analysis.normalize.Dataset` of transactions whose canonical table is the polars DataFrame
+    ``pl_frame`` (columns and order of :mod:`analysis.schema`; text as String, dates Datetime[ns], numbers
+    Float64, missing values null). ``frame`` is its pandas version, made on first use and kept."""
+
+    def __init__(self, pl_frame: pl.DataFrame, *, shape: str, mapping: dict[str, str], source: str,
+                 notes: list[str], raw_rows: int, raw_columns: list[str]) -> None:
+        self.pl_frame = pl_frame
+        self._pandas: pd.DataFrame | None = None
+        self.shape = shape
+        self.mapping = mapping
+        self.source = source
+        self.notes = notes
+        self.raw_rows = raw_rows
+        self.raw_columns = raw_columns
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._pandas is None:
+            self._pandas = to_pandas(self.pl_frame)
+        return self._pandas
+
+    @frame.setter
+    def frame(self, value: pd.DataFrame) -> None:  # a caller replacing the table gets a pandas dataset back
+        self._pandas = value
+        self.pl_frame = from_pandas(value)
+
+
+def to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
+    """A canonical polars table as the pandas path makes it (``str`` text with NaN, datetime64[ns], float64)."""
+    out = frame.to_pandas()
+    for col, dtype in frame.schema.items():
+        if dtype == pl.String:
+            out[col] = out[col].astype("str")
+    out.index = pd.RangeIndex(len(out))
+    return out
+
+
+def from_pandas(frame: pd.DataFrame) -> pl.DataFrame:
+    """A canonical pandas table in polars (NaN as null), checked against the canonical types."""
+    out = pl.from_pandas(frame, nan_to_null=True)
+    return canonical(out)
+
+
+def canonical(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the canonical column types; raises :class:`Unsupported` for a column that has another."""
+    exprs = []
+    for col, dtype in frame.schema.items():
+        want = _CANONICAL_TYPES.get(col)
+        if want is None:
+            raise Unsupported(f"column {col!r} is not a canonical column")
+        if want == pl.String and dtype == pl.String or want == dtype:
+            exprs.append(pl.col(col))
+        elif want == pl.Float64 and dtype.is_numeric():
+            exprs.append(pl.col(col).cast(pl.Float64).fill_nan(None))
+        elif isinstance(want, pl.Datetime) and isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+            exprs.append(pl.col(col).cast(pl.Datetime("ns")))
+        elif want == pl.String and dtype == pl.Null:
+            exprs.append(pl.col(col).cast(pl.String))
+        else:
+            raise Unsupported(f"column {col!r} has type {dtype}")
+    return frame.select(exprs)
+
+
+# ---- reading ------------------------------------------------------------------------------------------------
+
+
+def load_transactions(path: str | Path, *, mapping=None, name: str | None = None,
+                      dayfirst: bool | None = None) -> PolarsDataset | None:
+    """The file at ``path`` normalised like :func:`analysis.pipeline.load_dataset`, or None when the fast path
+    does not apply (see the module docstring); ``name`` is what messages call the file."""
+    try:
+        return _load(Path(path), mapping=mapping, name=name, dayfirst=dayfirst)
+    except (Unsupported, AnalysisError, pl.exceptions.PolarsError, OSError, ValueError, OverflowError):
+        return None
+
+
+def _load(path: Path, *, mapping, name: str | None, dayfirst: bool | None) -> PolarsDataset:
+    if not path.is_file() or path.stat().st_size == 0:
+        raise Unsupported("not a non-empty file")
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if head.startswith(PARQUET_MAGIC):
+        raw, decimal = _ParquetSource(path), "."
+    else:
+        raw = _CsvSource(path, head)
+        decimal = raw.decimal
+    source = name or path.name
+    sample = raw.sample()
+    sample.attrs["decimal"] = decimal
+    ds = normalize(sample, mapping=mapping, source=source, dayfirst=dayfirst)  # may raise: the pandas path decides
+    if ds.shape == S.CUSTOMERS:
+        raise Unsupported("customer-level file")
+    cols = list(dict.fromkeys(ds.mapping.values()))
+    text_roles = (S.ORDER_ID, S.CUSTOMER_ID, S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY)
+    frame = raw.read(cols, {c for r, c in ds.mapping.items() if r in text_roles})
+    parser = _Normalizer(source, decimal=decimal, dayfirst=dayfirst)
+    out, date_note = parser.canonical(frame, ds)
+    expected = from_pandas(ds.frame)
+    if not out.head(len(expected)).equals(expected):
+        raise Unsupported("the fast path reads the first rows differently from the pandas path")
+    notes = [n for n in ds.notes if not n.startswith("The dates in column '")] + ([date_note] if date_note else [])
+    return PolarsDataset(out, shape=ds.shape, mapping=dict(ds.mapping), source=source, notes=notes,
+                         raw_rows=frame.height, raw_columns=list(raw.columns))
+
+
+class _ParquetSource:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        schema = pl.read_parquet_schema(path)
+        self.names = list(schema)
+        self.columns = [str(c).strip() for c in self.names]
+        if len(set(self.columns)) != len(self.columns) or not self.columns:
+            raise Unsupported("duplicate or no column names")
+        self._by_name = dict(zip(self.columns, self.names, strict=True))
+
+    def sample(self) -> pd.DataFrame:
+        head = pl.scan_parquet(self.path).head(SAMPLE_ROWS).collect()
+        if head.height == 0:
+            raise Unsupported("no rows")
+        out = head.to_pandas()
+        out.columns = self.columns
+        return out
+
+    def read(self, cols: list[str], stripped: set[str] = frozenset()) -> pl.DataFrame:
+        lf = pl.scan_parquet(self.path).select([pl.col(self._by_name[c]).alias(c) for c in cols])
+        return lf.collect()
+
+
+class _CsvSource:
+    def __init__(self, path: Path, head: bytes) -> None:
+        self.path = path
+        encoding, sample = _decode(head, path.name)
+        if encoding != "utf-8-sig":
+            raise Unsupported(f"encoding {encoding}")
+        sep = sniff_delimiter(sample)
+        if sep is None:
+            raise Unsupported("separated by white space or a single column")
+        self.sep = sep
+        self.decimal = "," if guess_decimal_comma(sample, sep) else "."
+        self.header = pl.read_csv(path, separator=sep, n_rows=0, infer_schema=False, encoding="utf8").columns
+        self.columns = [c.strip() for c in self.header]
+        if len(set(self.columns)) != len(self.columns):
+            raise Unsupported("duplicate column names")
+        _check_no_blank_lines(path)
+
+    def sample(self) -> pd.DataFrame:
+        out = pd.read_csv(self.path, sep=self.sep, nrows=SAMPLE_ROWS, encoding="utf-8-sig", skipinitialspace=True,
+                          dtype=str, index_col=False, low_memory=False)
+        out.columns = [str(c).strip() for c in out.columns]
+        if list(out.columns) != self.columns or len(out) == 0:
+            raise Unsupported("header read differently")
+        return out
+
+    def read(self, cols: list[str], stripped: set[str] = frozenset()) -> pl.DataFrame:
+        """The columns ``cols`` as text. pandas skips spaces after a delimiter: that makes no difference in the
+        ``stripped`` columns (ids and text, stripped anyway) unless the rest is a missing-value word or a quoted
+        field, and in other columns a leading space is not read here at all."""
+        by_name = dict(zip(self.columns, self.header, strict=True))
+        frame = pl.read_csv(self.path, separator=self.sep, infer_schema=False, encoding="utf8", null_values=NA_TEXT,
+                            columns=[by_name[c] for c in cols], quote_char='"')
+        frame = frame.rename({by_name[c]: c for c in cols})
+        checks = []
+        for c in cols:
+            spaced = pl.col(c).str.starts_with(" ")
+            if c in stripped:
+                rest = pl.col(c).str.strip_chars_start(" ")
+                spaced = spaced & (rest.is_in(NA_TEXT) | rest.str.starts_with('"'))
+            checks.append(spaced.any())
+        if frame.select(pl.any_horizontal(checks)).item():
+            raise Unsupported("a field starts with a space that pandas would skip")
+        return frame
+
+
+def _check_no_blank_lines(path: Path) -> None:
+    """polars keeps a blank line as a row of missing values, pandas skips it."""
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        if data.find(b"\n\n") >= 0 or data.find(b"\n\r\n") >= 0 or data.find(b"\r\r") >= 0:
+            raise Unsupported("blank lines")
+
+
+# ---- normalising ----------------------------------------------------------------------------------------------
+
+
+class _Normalizer:
+    """The polars counterpart of :func:`analysis.normalize._normalize_transactions` for one raw frame."""
+
+    def __init__(self, source: str, *, decimal: str, dayfirst: bool | None) -> None:
+        self.source = source
+        self.decimal = decimal
+        self.dayfirst = dayfirst
+
+    def canonical(self, raw: pl.DataFrame, ds: Dataset) -> tuple[pl.DataFrame, str | None]:
+        m = ds.mapping
+        cols: dict[str, pl.Series] = {S.CUSTOMER_ID: _id_text(raw[m[S.CUSTOMER_ID]])}
+        dates, note = self.dates(raw[m[S.ORDER_DATE]], m[S.ORDER_DATE])
+        cols[S.ORDER_DATE] = dates
+        amount_col = raw[m[S.AMOUNT]] if S.AMOUNT in m else None
+        if ds.shape == S.LINE_ITEMS:
+            cols[S.QUANTITY] = self.numbers(raw[m[S.QUANTITY]])
+            cols[S.UNIT_PRICE] = self.numbers(raw[m[S.UNIT_PRICE]])
+            if amount_col is not None:  # still mapped after normalize: the user chose the amount column
+                cols[S.AMOUNT] = self.numbers(amount_col)
+            else:
+                cols[S.AMOUNT] = (cols[S.QUANTITY] * cols[S.UNIT_PRICE]).fill_nan(None)
+        else:
+            amount = self.numbers(amount_col)
+            if S.QUANTITY in m:
+                quantity = self.numbers(raw[m[S.QUANTITY]])
+            else:
+                quantity = pl.select(pl.when(amount.lt(0).fill_null(False)).then(-1.0).otherwise(1.0)).to_series()
+            cols[S.AMOUNT] = amount
+            cols[S.QUANTITY] = quantity.alias(S.QUANTITY)
+            unit = pl.select(amount / pl.when(quantity != 0).then(quantity)).to_series()
+            cols[S.UNIT_PRICE] = unit.fill_nan(None)
+        if S.ORDER_ID in m:
+            cols[S.ORDER_ID] = _id_text(raw[m[S.ORDER_ID]])
+        else:
+            day = cols[S.ORDER_DATE].dt.strftime("%Y-%m-%d").fill_null("")
+            cols[S.ORDER_ID] = day + "|" + cols[S.CUSTOMER_ID].fill_null("guest")
+        for role in (S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY):
+            if role in m:
+                cols[role] = _text(raw[m[role]])
+        ordered = [c for c in S.TRANSACTION_ROLES if c in cols]
+        frame = pl.DataFrame([cols[c].alias(c) for c in ordered])
+        return canonical(frame), note
+
+    # -- numbers
+
+    def numbers(self, values: pl.Series) -> pl.Series:
+        dtype = values.dtype
+        if dtype == pl.Boolean:
+            raise Unsupported("true/false column")
+        if dtype.is_numeric():
+            return values.cast(pl.Float64).fill_nan(None)
+        if dtype not in STRING_TYPES:
+            raise Unsupported(f"number column of type {dtype}")
+        text = values.cast(pl.String)
+        if self.decimal == ",":
+            if text.str.contains(".", literal=True).any():
+                raise Unsupported("a decimal-comma number with a '.'")
+            text = text.str.replace(",", ".", literal=True)
+        parsed = text.cast(pl.Float64, strict=False)
+        if parsed.null_count() != text.null_count():
+            raise Unsupported("numbers that need cleaning up, or text")
+        return parsed.fill_nan(None)
+
+    # -- dates
+
+    def dates(self, values: pl.Series, column: str) -> tuple[pl.Series, str | None]:
+        """(Datetime[ns] series, note) as :func:`analysis.normalize._parse_dates` reads the column.
+
+        Text in one ISO format (as pandas guesses it from the first date) is parsed here with that format.
+        Other text is parsed by ``_parse_dates`` itself, once per distinct value: on the first 1,000 dates (which
+        decide how dotted dates are read) followed by the other distinct values in the order they first occur,
+        which leaves every choice it makes, and its note, as on the whole column."""
+        dtype = values.dtype
+        if isinstance(dtype, pl.Datetime):
+            if dtype.time_zone is not None:
+                values = values.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            return values.cast(pl.Datetime("ns")), None
+        if dtype not in STRING_TYPES:
+            raise Unsupported(f"date column of type {dtype}")
+        text = values.cast(pl.String)
+        present = text.drop_nulls()
+        if present.len() == 0:
+            raise Unsupported("no dates")
+        fmt = guess_datetime_format(present[0])
+        if fmt in ISO_FORMATS:
+            parsed = text.str.strptime(pl.Datetime("ns"), fmt, strict=False, exact=True)
+            if parsed.null_count() == text.null_count():
+                return parsed, None
+        head = present.head(1000)
+        distinct = present.unique(maintain_order=True)
+        shown = pl.concat([head, distinct.filter(~distinct.is_in(head.implode()))])
+        parsed, note = _parse_dates(shown.to_pandas().astype("str"), column, self.source, dayfirst=self.dayfirst,
+                                    prefer_dayfirst=self.decimal == ",")
+        lookup = pl.DataFrame({"_text": shown, "_date": pl.from_pandas(parsed).cast(pl.Datetime("ns"))})
+        lookup = lookup.unique("_text", keep="first", maintain_order=False)
+        dates = text.to_frame("_text").join(lookup, on="_text", how="left", maintain_order="left")["_date"]
+        return dates, note
+
+
+# ---- ids and text ---------------------------------------------------------------------------------------------
+
+
+def _text(values: pl.Series) -> pl.Series:
+    """Strings with surrounding white space removed and empty strings as missing (see normalize._text)."""
+    dtype = values.dtype
+    if dtype in (pl.Categorical, pl.Enum):
+        used = values.drop_nulls().unique().cast(pl.String)
+        if used.str.strip_chars().n_unique() != used.len():
+            raise Unsupported("categories that collide once stripped")
+        text = values.cast(pl.String)
+    elif dtype == pl.String:
+        text = values
+    elif dtype.is_integer():
+        text = values.cast(pl.String)
+    else:
+        raise Unsupported(f"text column of type {dtype}")
+    out = text.str.strip_chars()
+    return pl.select(pl.when(out != "").then(out)).to_series().alias(values.name)
+
+
+_WHOLE_NUMBER_TEXT = r"^[-+]?\d+\.0+$"
+
+
+def _id_text(values: pl.Series) -> pl.Series:
+    """Ids as text, value by value, as :func:`analysis.normalize._id_text` writes them."""
+    dtype = values.dtype
+    if dtype.is_integer():
+        return values.cast(pl.String)
+    if dtype.is_float():
+        v = values.cast(pl.Float64).fill_nan(None)
+        whole = (v.is_finite() & (v == v.floor()) & (v.abs() < 2.0**63)).fill_null(False)
+        if not whole.all() and (~whole & v.is_not_null()).any():
+            odd = v.filter(~whole & v.is_not_null())
+            mapping = {x: str(x) for x in odd.unique().to_list()}
+            other = v.replace_strict(mapping, default=None, return_dtype=pl.String)
+        else:
+            other = pl.Series(values.name, [None] * len(v), dtype=pl.String)
+        return pl.select(pl.when(whole).then(v.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(other)
+                         ).to_series().alias(values.name)
+    if dtype not in STRING_TYPES:
+        raise Unsupported(f"id column of type {dtype}")
+    out = _text(values)
+    if out.str.contains(_WHOLE_NUMBER_TEXT).any():
+        out = pl.select(pl.when(out.str.contains(_WHOLE_NUMBER_TEXT)).then(out.str.replace(r"\.0+$", ""))
+                        .otherwise(out)).to_series().alias(values.name)
+    return out
