@@ -1,14 +1,28 @@
-"""Faults with real processes: a worker killed -9 mid-sweep, Redis restarted mid-sweep, a worker SIGTERMed."""
+"""Faults with real processes: a worker killed -9 mid-sweep, Redis restarted mid-sweep, a worker SIGTERMed, the web
+app started before Redis.
+
+Run with ``-s`` to see the measured figures (RELIABILITY.md quotes them). The battery of ten kills is in
+``tests/test_fault_battery.py``.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from tests.services import wait_for
+from tests.browser_helpers import http_get, launch_chromium, require_browser
+from tests.services import REPO, RedisServer, Worker, free_port, wait_for, worker_env
 from tests.test_jobs import FINAL, METRICS, TEAM, Stack
+from webapp.app import RETRY_MS
+from webapp.identity import LOCAL_TEAM, LOCAL_USER
+from workers.client import Client
+from workers.config import load_settings
 from workers.registry import DONE
 
 SWEEP = {"k": "2-16", "n_init": 20}
@@ -68,7 +82,7 @@ class DoneWatcher:
         self.thread.join(5)
 
 
-def _assert_same(result: dict, reference: dict) -> None:
+def assert_same_sweep(result: dict, reference: dict) -> None:
     assert [p["k"] for p in result["points"]] == [p["k"] for p in reference["points"]]
     for a, b in zip(result["points"], reference["points"], strict=True):
         for key in METRICS:
@@ -96,7 +110,7 @@ def test_worker_killed_9_mid_sweep_is_completed_by_a_new_worker(fresh_stack, ref
     assert done["status"] == DONE, done["error"]
     assert watcher.violations == []
     print(f"killed after {before} parts; done {time.time() - killed_at:.1f} s after the kill")
-    _assert_same(s.client.result(job["id"], "sweep", team=TEAM), reference_points)
+    assert_same_sweep(s.client.result(job["id"], "sweep", team=TEAM), reference_points)
 
 
 def test_redis_restarted_mid_sweep_keeps_finished_jobs_and_ends_the_interrupted_one(fresh_stack,
@@ -106,15 +120,19 @@ def test_redis_restarted_mid_sweep_keeps_finished_jobs_and_ends_the_interrupted_
     assert finished["status"] == DONE
     job = s.client.submit("sweep", s.dataset_id, SWEEP, owner="ann", team=TEAM)
     _mid_sweep(s, job["id"])
+    parts_at_kill = s.client.status(job["id"], team=TEAM)["progress_done"]
     s.redis.kill()
     time.sleep(1.0)
     s.redis.start()  # same port, same append-only directory
+    restarted = time.time()
     ended = s.wait(job["id"], timeout=float(s.env["JOB_STALE_AFTER"]) * 3)
+    print(f"Redis killed with {parts_at_kill}/{ended['progress_total']} parts done; the sweep ended {ended['status']} "
+          f"{time.time() - restarted:.1f} s after the restart (recoveries: {ended['attempts']})")
     assert ended["status"] in ("done", "failed")
     if ended["status"] == "failed":
         assert ended["error"]
     else:
-        _assert_same(s.client.result(job["id"], "sweep", team=TEAM), reference_points)
+        assert_same_sweep(s.client.result(job["id"], "sweep", team=TEAM), reference_points)
     listed = [j["id"] for j in s.client.list_jobs(team=TEAM, limit=50)["jobs"]]
     assert finished["id"] in listed and job["id"] in listed
     summary = s.client.result(finished["id"], "describe", team=TEAM)["summary"]
@@ -126,10 +144,68 @@ def test_worker_sigterm_mid_sweep_requeues_and_the_sweep_completes(fresh_stack, 
     s = fresh_stack
     job = s.client.submit("sweep", s.dataset_id, SWEEP, owner="ann", team=TEAM)
     _mid_sweep(s, job["id"])
+    signalled = time.time()
     code = s.workers[0].terminate(timeout=60)
+    stopped = time.time()
     assert code is not None
     assert s.client.status(job["id"], team=TEAM)["status"] not in FINAL
     s.add_worker("w2")
     done = s.wait(job["id"], timeout=120)
+    print(f"SIGTERM: the worker exited (code {code}) {stopped - signalled:.1f} s after the signal; the sweep was done "
+          f"{time.time() - stopped:.1f} s after a new worker was started")
     assert done["status"] == DONE, done["error"]
-    _assert_same(s.client.result(job["id"], "sweep", team=TEAM), reference_points)
+    assert_same_sweep(s.client.result(job["id"], "sweep", team=TEAM), reference_points)
+
+
+def test_web_app_started_before_redis_shows_queue_unavailable_and_recovers_without_a_reload(tmp_path):
+    """The web app comes up first (as after a reboot where Redis is slow); an open page shows the banner, then
+    clears it and shows live jobs once Redis and a worker are up, in the same page (no navigation)."""
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    redis = RedisServer(tmp_path / "redis")  # a free port; the server is not started yet
+    env = worker_env(redis.url, tmp_path / "data")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "web.log", "ab")  # noqa: SIM115 - closed in finally
+    web = subprocess.Popen([sys.executable, "-m", "webapp", "--port", str(port)], cwd=REPO, env=env, stdout=log,
+                           stderr=subprocess.STDOUT, start_new_session=True)
+    worker = None
+    try:
+        wait_for(lambda: http_get(url + "/", timeout=2)[0] == 200, 60, interval=0.3, what="the web app")
+        status, body, _ = http_get(url + "/healthz")
+        assert status == 503 and b'"redis":false' in body.replace(b" ", b"")
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                page = browser.new_page()
+                page.goto(url + "/jobs")
+                alert = page.locator("#queue-alert")
+                expect(alert).to_contain_text("Queue unavailable: ", timeout=20_000)
+                expect(alert).to_contain_text(f"trying again every {RETRY_MS / 1000:g} s")
+                page.evaluate("window.__sameDocument = 'yes'")  # gone if the page reloads or navigates
+
+                redis.start()
+                up = time.time()
+                worker = Worker(env, name="w1", log=tmp_path / "worker.log").start()
+                job = Client(load_settings(env)).add_demo(owner=LOCAL_USER, team=LOCAL_TEAM, rows=2_000)
+                expect(alert).to_be_hidden(timeout=RETRY_MS + 10_000)
+                banner_gone = time.time() - up
+                expect(page.locator(f'tr[data-job="{job["id"]}"][data-status="done"]')).to_be_visible(
+                    timeout=60_000)
+                job_shown = time.time() - up
+                assert page.evaluate("window.__sameDocument") == "yes"
+            finally:
+                browser.close()
+        print(f"web before Redis: banner gone {banner_gone:.1f} s after Redis started (retry every "
+              f"{RETRY_MS / 1000:g} s); the new job shown done {job_shown:.1f} s after, without a reload")
+        status, _, _ = http_get(url + "/healthz")
+        assert status == 200
+    finally:
+        if worker is not None:
+            worker.kill()
+        if web.poll() is None:
+            os.killpg(web.pid, signal.SIGKILL)
+            web.wait(10)
+        log.close()
+        redis.stop()

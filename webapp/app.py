@@ -6,9 +6,11 @@ processes serve the same users. The web process never computes: pages submit job
 (:func:`webapp.identity.team_client`) and render results.
 
 Polling: one ``dcc.Interval`` (:data:`webapp.ids.POLL`) refreshes the team's job list; it is enabled only while a
-job of the team is queued or running. Pages that submit a job write their ``ids.kick(page)`` store, which
-refreshes at once (and so switches polling on). Page callbacks listen to the job list store and fetch a result
-once, when their job is done.
+job of the team is queued or running. While the job queue (Redis) is unreachable a second, slower interval
+(:data:`QUEUE_RETRY`) asks again every :data:`RETRY_MS` ms, so a page opened before Redis was up (or during a
+Redis restart) clears its "Queue unavailable" banner and shows the data by itself, without a reload. Pages that
+submit a job write their ``ids.kick(page)`` store, which refreshes at once (and so switches polling on). Page
+callbacks listen to the job list store and fetch a result once, when their job is done.
 
 Callbacks that an app-level store triggers write only to their own page's components (a page asks the app for
 changes of app-level state through pattern-matched stores such as ``ids.select_request(page)``): Dash refuses to
@@ -43,6 +45,8 @@ TITLE = C.TITLE
 TEAM = OWNER = "local"  # local mode; hosted mode signs users in (webapp.auth, webapp.identity)
 ACTIVE = C.ACTIVE
 POLL_MS = 1000
+RETRY_MS = 3000  # while the queue is unavailable, ask again this often
+QUEUE_RETRY = "queue-retry"  # the dcc.Interval enabled only while the queue is unavailable
 JOB_LIMIT = 50
 DEFAULT_MAX_UPLOAD_MB = 100
 BASE64_OVERHEAD = 1.37  # uploads travel base64 inside JSON
@@ -123,14 +127,22 @@ def run_demo_sweep(client) -> str:
 
 
 def poll_outputs(state: dict, previous_jobs, previous_datasets, *, tick: bool = True) -> tuple:
-    """Outputs of the app-level refresh for a snapshot: jobs store, datasets store, interval disabled, navbar
-    badge, queue alert children and open.
+    """Outputs of the app-level refresh for a snapshot: jobs store, datasets store, job-poll interval disabled,
+    navbar badge, queue alert children and open, queue-retry interval disabled.
 
     On a polling ``tick`` unchanged stores are ``no_update`` (pages do not redraw). Any other trigger (a page
-    shown, a job submitted) sends them even when unchanged: the page's own callbacks wait for this refresh, and
-    Dash drops a waiting first call when its input comes back as ``no_update``."""
+    shown, a job submitted, a queue retry) sends them even when unchanged: the page's own callbacks wait for this
+    refresh, and Dash drops a waiting first call when its input comes back as ``no_update``.
+
+    While the queue is unavailable (``state["error"]``) stores that already hold data keep it (the selected dataset
+    survives a Redis restart), the job poll stops and the retry interval runs until the queue answers again.
+    ``active`` and the badge come from the snapshot (none while unavailable)."""
+    error = state["error"]
     jobs = {"jobs": state["jobs"], "active": state["active"], "total": state.get("total", len(state["jobs"]))}
     datasets = state["datasets"]
+    if error:  # the last known lists, not empty ones: a Redis restart must not unselect the user's dataset
+        jobs = previous_jobs if previous_jobs is not None else jobs
+        datasets = previous_datasets if previous_datasets is not None else datasets
     if not tick:
         previous_jobs = previous_datasets = object()
     active = sum(j["status"] in ACTIVE for j in state["jobs"])
@@ -139,8 +151,8 @@ def poll_outputs(state: dict, previous_jobs, previous_datasets, *, tick: bool = 
     return (no_update if jobs == previous_jobs else jobs,
             no_update if datasets == previous_datasets else datasets,
             not state["active"], badge,
-            f"Queue unavailable: {state['error']} (reload the page to try again)" if state["error"] else "",
-            bool(state["error"]))
+            f"Queue unavailable: {error} (trying again every {RETRY_MS / 1000:g} s)" if error else "",
+            bool(error), not error)
 
 
 def ensure_dataset(datasets: list[dict] | None, selected: str | None):
@@ -170,6 +182,7 @@ def layout() -> html.Div:
         dcc.Store(id=ids.RULES, storage_type="local", data={}),
         dcc.Store(id=ids.PICKS, storage_type="local", data={}),
         dcc.Interval(id=ids.POLL, interval=POLL_MS, disabled=True),
+        dcc.Interval(id=QUEUE_RETRY, interval=RETRY_MS, disabled=True),
     ])
 
 
@@ -203,10 +216,12 @@ def create_app(client: Client | None = None) -> dash.Dash:
     @app.callback(
         Output(ids.JOBS, "data"), Output(ids.DATASETS, "data"), Output(ids.POLL, "disabled"),
         Output(ids.NAV_ACTIVE, "children"), Output(ids.QUEUE_ALERT, "children"), Output(ids.QUEUE_ALERT, "is_open"),
+        Output(QUEUE_RETRY, "disabled"),
         Input(ids.POLL, "n_intervals"), Input(ids.kick(ALL), "data"), Input(ids.URL, "pathname"),
+        Input(QUEUE_RETRY, "n_intervals"),
         State(ids.JOBS, "data"), State(ids.DATASETS, "data"),
     )
-    def refresh(_n, _kick, _path, previous_jobs, previous_datasets):
+    def refresh(_n, _kick, _path, _retry, previous_jobs, previous_datasets):
         try:
             tc = team_client()
             state = snapshot(tc.client, team=tc.team)
