@@ -14,6 +14,7 @@ from pathlib import Path
 
 from analysis import pipeline
 from analysis.errors import AnalysisError
+from analysis.loading import preflight
 from analysis.normalize import parse_mapping_args
 
 log = logging.getLogger("analysis.cli")
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _prepared(args) -> pipeline.Prepared:
+    if args.file != pipeline.DEMO_NAME:
+        # Whichever reader load_dataset picks, a hostile file gets the loader's message at once.
+        preflight(args.file)
     # The sheet stays text: read_table takes a sheet called "2023" by name and "1" as a position otherwise.
     dataset = pipeline.load_dataset(args.file, mapping=parse_mapping_args(args.map), sheet=str(args.sheet),
                                     dayfirst=args.dayfirst)

@@ -89,6 +89,16 @@ class Dataset:
         }
 
 
+def column_list(columns, limit: int = 30) -> str:
+    """Column names for a message, comma-separated; past ``limit`` names the rest are counted, not listed (a
+    message about a file with 100,000 columns stays one readable line). Long names are shortened."""
+    names = [str(c) if len(str(c)) <= 60 else str(c)[:57] + "..." for c in list(columns)[: limit + 1]]
+    total = len(columns)
+    if total <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f" and {total - limit:,} more"
+
+
 def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
@@ -170,7 +180,7 @@ def normalize(
             raise AnalysisError(f"Unknown role '{role}' in mapping; roles are: {', '.join(S.TRANSACTION_ROLES)}.")
         if col and col not in columns:
             raise AnalysisError(
-                f"Column '{col}' (given for {role}) is not in {source}; its columns are: {', '.join(columns)}.",
+                f"Column '{col}' (given for {role}) is not in {source}; its columns are: {column_list(columns)}.",
                 file=source,
                 column=col,
             )
@@ -180,7 +190,7 @@ def normalize(
 
     if S.CUSTOMER_ID not in final:
         message = (
-            f"No customer id column found in {source}; its columns are: {', '.join(columns)}. "
+            f"No customer id column found in {source}; its columns are: {column_list(columns)}. "
             "Name the column with a mapping such as customer_id=<column>."
         )
         sheets = raw.attrs.get("sheets") or []
@@ -226,7 +236,7 @@ def _normalize_transactions(raw: pd.DataFrame, mapping: dict[str, str], parser: 
         present = [r for r in (S.QUANTITY, S.UNIT_PRICE) if r in mapping]
         raise AnalysisError(
             f"{source} has no revenue: it needs an amount column, or both quantity and unit price "
-            f"(found: {', '.join(mapping[r] for r in present) or 'neither'}). Columns are: {', '.join(raw.columns)}.",
+            f"(found: {', '.join(mapping[r] for r in present) or 'neither'}). Columns are: {column_list(raw.columns)}.",
             file=source,
         )
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
@@ -349,6 +359,7 @@ def _normalize_customers(raw: pd.DataFrame, mapping: dict[str, str], parser: _Pa
         numbers = _try_numbers(values, parser.decimal)
         if numbers is not None:
             out[col] = numbers
+    notes += _infinite_as_missing(out)
     return Dataset(
         frame=out.reset_index(drop=True),
         shape=S.CUSTOMERS,
@@ -358,6 +369,23 @@ def _normalize_customers(raw: pd.DataFrame, mapping: dict[str, str], parser: _Pa
         raw_rows=len(raw),
         raw_columns=[str(c) for c in raw.columns],
     )
+
+
+def _infinite_as_missing(frame: pd.DataFrame) -> list[str]:
+    """Set infinite values of the numeric columns of a customer-level table to missing (in place), as
+    transactions' cleaning does with infinite amounts; one note per column that had any."""
+    notes = []
+    for col in frame.columns:
+        values = frame[col]
+        if not pd.api.types.is_float_dtype(values):
+            continue
+        infinite = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
+        if infinite.any():
+            frame[col] = values.mask(infinite)
+            row = int(np.flatnonzero(infinite)[0]) + 1
+            notes.append(f"Column '{col}' has {int(infinite.sum()):,} infinite values (first at data row {row}); "
+                         "they are treated as missing.")
+    return notes
 
 
 def _try_numbers(values: pd.Series, decimal: str) -> pd.Series | None:
@@ -439,10 +467,30 @@ def _to_datetime(text: pd.Series, kwargs: dict) -> pd.Series | None:
         return None
 
 
-def _naive(out: pd.Series) -> pd.Series:
+# The dates a canonical column (datetime64[ns]) can hold.
+_EARLIEST, _LATEST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+
+
+def _naive(out: pd.Series, original: pd.Series | None = None, column: str = "", source: str = "") -> pd.Series:
+    """Naive UTC datetime64[ns]; a date outside what that holds (years 1678 to 2261) raises
+    :class:`AnalysisError` naming the column, the row and the value as written in ``original``."""
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
-    return out.astype("datetime64[ns]")
+    try:
+        return out.astype("datetime64[ns]")
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        pass
+    outside = ((out < _EARLIEST) | (out > _LATEST)).fillna(False).to_numpy(dtype=bool)
+    positions = np.flatnonzero(outside)
+    i = int(positions[0]) if len(positions) else 0
+    shown = (original if original is not None else out).iloc[i]
+    raise AnalysisError(
+        f"Column '{column}' of {source} has {len(positions):,} dates outside the years {_EARLIEST.year + 1} to "
+        f"{_LATEST.year - 1}, first at data row {i + 1}: {str(shown)!r}. Fix or remove those rows.",
+        file=source,
+        column=column,
+        row=i + 1,
+    )
 
 
 def _parse_dates(values: pd.Series, column: str, source: str, *, dayfirst: bool | None = None,
@@ -458,25 +506,36 @@ def _parse_dates(values: pd.Series, column: str, source: str, *, dayfirst: bool 
     Returns (naive datetime64[ns] Series, note or None).
     """
     if pd.api.types.is_datetime64_any_dtype(values):
-        return _naive(values), None
+        return _naive(values, values, column, source), None
     text = values if pd.api.types.is_string_dtype(values) else values.astype("str").where(values.notna())
     for kwargs in ({"format": "ISO8601"}, {"format": "ISO8601", "utc": True}):
         out = _to_datetime(text, kwargs)
         if out is not None:
-            return _naive(out), None
+            return _naive(out, text, column, source), None
     present = text.dropna()
     dotted = bool(len(present)) and present.head(1000).str.match(_DOTTED_DATE).mean() > 0.5
     prefer = (prefer_dayfirst or dotted) if dayfirst is None else bool(dayfirst)
+    # A numeric date whose first part is above 12 (13/01/2023) can only be day first, and one whose second part
+    # is (01/13/2023) only month first: when the column shows only one of these, its order is decided.
+    decided = _decided_order(text) if dayfirst is None else None
+    if decided is not None:
+        prefer = decided
+    iso = text.str.match(_ISO_DATE).fillna(False).to_numpy(dtype=bool)
     readings: dict[bool, pd.Series] = {}
     for extra in ({}, {"format": "mixed"}, {"format": "mixed", "utc": True}):
         for day_first in (True, False):
-            if dayfirst is not None and day_first != dayfirst:
+            if (dayfirst is not None and day_first != dayfirst) or (decided is not None and day_first != decided):
                 continue
             out = _to_datetime(text, {**extra, "dayfirst": day_first})
             if out is not None:
-                readings[day_first] = _naive(out)
+                readings[day_first] = _naive(out, text, column, source)
         if readings:
             break
+    if True in readings and iso.any():
+        # Year-first dates (2023-01-05) are never day first: a day-first reading must not turn them round.
+        iso_read = _to_datetime(text.where(iso), {"format": "mixed", "dayfirst": False, "utc": True})
+        if iso_read is not None:
+            readings[True] = readings[True].where(~iso, _naive(iso_read, text, column, source))
     if not readings:
         out = pd.to_datetime(text, errors="coerce", format="mixed", utc=True, dayfirst=prefer)
         count, row, value = _first_bad(text, out)
@@ -513,6 +572,17 @@ def _parse_dates(values: pd.Series, column: str, source: str, *, dayfirst: bool 
 
 
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}\b")
+_ISO_DATE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
+
+
+def _decided_order(text: pd.Series) -> bool | None:
+    """True when some numeric date reads only day first (13/01/2023) and none only month first, False for the
+    reverse, None when neither (or both) occur."""
+    parts = text.str.extract(_NUMERIC_DATE).astype("float64")
+    day_only, month_only = bool((parts[0] > 12).any()), bool((parts[1] > 12).any())
+    if day_only != month_only:
+        return day_only
+    return None
 
 
 def _check_forced_order(text: pd.Series, dayfirst: bool, column: str, source: str) -> None:

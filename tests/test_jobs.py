@@ -155,14 +155,23 @@ def test_user_errors_at_submit_name_the_problem(stack):
         stack.client.submit("describe", stack.dataset_id, {}, owner="ann", team="team-b")
 
 
-def test_bad_upload_fails_and_creates_no_dataset(stack):
-    before = stack.client.datasets(team=TEAM)
-    job = stack.client.add_upload("broken.csv", b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)), owner="ann",
-                                  team=TEAM)
-    failed = stack.wait(job["id"])
-    assert failed["status"] == FAILED
-    assert "File 'broken.csv' is a binary file" in failed["error"]
-    assert stack.client.datasets(team=TEAM) == before
+def test_bad_upload_is_refused_and_leaves_nothing(stack):
+    before = (stack.client.datasets(team=TEAM), stack.client.list_jobs(team=TEAM, limit=500))
+    uploads_before = sorted((stack.folder / "data" / "uploads").iterdir())
+    # What the first bytes show is refused at once, before anything is stored or queued.
+    with pytest.raises(AnalysisError, match="File 'broken.csv' is a binary file"):
+        stack.client.add_upload("broken.csv", b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)), owner="ann", team=TEAM)
+    # What only parsing shows is refused by the worker, which removes the ingest job again and keeps its message.
+    job = stack.client.add_upload("extra.csv", b"CustomerID,InvoiceDate,Amount\na,2024-01-01,1\nb,2024-01-02,2,x\n",
+                                  owner="ann", team=TEAM)
+    rejected = wait_for(lambda: (j := stack.client.upload_status(job["id"], team=TEAM))["status"] not in
+                        ("queued", "running") and j, 60, what="the rejection")
+    assert rejected["status"] == "rejected"
+    assert rejected["error"].startswith("Data row 2 of 'extra.csv' has 4 fields but the header has 3")
+    assert stack.client.status(job["id"], team=TEAM) is None
+    assert stack.client.upload_status(job["id"], team="team-b") is None  # another team sees nothing
+    assert (stack.client.datasets(team=TEAM), stack.client.list_jobs(team=TEAM, limit=500)) == before
+    assert sorted((stack.folder / "data" / "uploads").iterdir()) == uploads_before
     assert not any((stack.folder / "data" / "datasets").glob("*.tmp"))
 
 

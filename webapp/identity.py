@@ -124,6 +124,11 @@ class TeamClient:
     def status(self, job_id: str | None) -> dict | None:
         return self.client.status(job_id, team=self.team) if job_id else None
 
+    def upload_status(self, job_id: str | None) -> dict | None:
+        """An upload's ingest job, or its rejection (status ``"rejected"``, with the message) once the worker
+        refused the file and removed the job."""
+        return self.client.upload_status(job_id, team=self.team) if job_id else None
+
     def list_jobs(self, *, offset: int = 0, limit: int = 50) -> dict:
         return self.client.list_jobs(team=self.team, offset=offset, limit=limit)
 

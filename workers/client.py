@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pandas as pd
 import redis
 
 from analysis.errors import AnalysisError
+from analysis.loading import preflight
 from workers import celery_app, storage
 from workers.config import KEY_PREFIX, QUEUE, Settings
 from workers.params import normalise
@@ -24,6 +27,7 @@ from workers.registry import (
     FAILED,
     FINAL,
     QUEUED,
+    REJECTED,
     RUNNING,
     Registry,
     TooManyJobs,
@@ -33,8 +37,18 @@ from workers.registry import (
 
 log = logging.getLogger("workers.client")
 
-UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet", ".pq")
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".parquet", ".pq")
 MAX_RECOVERIES = 2
+
+
+def upload_name(filename: str) -> str:
+    """The name an upload is called by: its last path part, without control characters, at most 120 characters
+    (the suffix kept), ``upload`` when nothing is left."""
+    name = re.sub(r"[\x00-\x1f\x7f]", "", Path(str(filename).replace("\\", "/")).name).strip()
+    if len(name) > 120:
+        suffix = Path(name).suffix[:10]
+        name = name[: 120 - len(suffix)] + suffix
+    return name if name not in ("", ".", "..") else "upload"
 
 
 class QueueUnavailable(RuntimeError):
@@ -51,7 +65,8 @@ class Client:
         # The process-wide app for the environment's settings; a private one for explicit settings (tests, tools).
         self.settings = settings or celery_app.settings
         self.app = celery_app.app if settings is None else celery_app.make_celery(settings)
-        self.registry = Registry(redis_client or connect(self.settings.redis_url, patient=patient))
+        self.registry = Registry(redis_client or connect(self.settings.redis_url, patient=patient),
+                                 data_dir=self.settings.data_dir)
 
     # ---- datasets --------------------------------------------------------------------------------------------
 
@@ -59,21 +74,33 @@ class Client:
                    mapping: dict[str, str] | None = None, sheet: str | int = 0) -> dict:
         """Queue an uploaded file for validation and storage; returns the ingest job.
 
-        The dataset appears in :meth:`datasets` when the job is done; a bad file fails the job with the
-        specific message from ``analysis`` and creates no dataset.
+        Cheap checks run here, in the caller's process, and raise :class:`AnalysisError` before anything is
+        stored or queued: the type, an empty file, what the first and last bytes show (a program, an image, an
+        archive, a truncated Parquet file, HTML or JSON) and the header line (no line break, too many columns,
+        mixed delimiters): :func:`analysis.loading.preflight`, no parsing. Parsing runs in a worker: the
+        dataset appears in :meth:`datasets` when the job is done. A file the worker rejects leaves no dataset,
+        no job record and no stored bytes behind; :meth:`upload_status` gives its message.
         """
-        name = Path(filename).name or "upload"
+        name = upload_name(filename)
         suffix = Path(name).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
             raise AnalysisError(f"File '{name}' has an unsupported type; upload CSV, XLSX or Parquet.", file=name)
-        if not content:
-            raise AnalysisError(f"File '{name}' is empty (0 bytes).", file=name)
         digest = hashlib.sha256(content).hexdigest()[:32]
         path = self.settings.uploads_dir / f"{digest}{suffix}"
-        if not path.exists():
-            storage.atomic_write_bytes(path, content)
-        self._guard(self.registry.r.sadd, f"{KEY_PREFIX}uploads:{team}", f"{digest}{suffix}")
+        self._store_checked(name, content, path)
         return self._ingest(path, name, digest, mapping, sheet, owner=owner, team=team)
+
+    def _store_checked(self, name: str, content: bytes, path: Path) -> None:
+        """Write an upload to ``path`` if :func:`analysis.loading.preflight` accepts it (it reads the first and last
+        bytes and the header line, no parsing), else raise its :class:`AnalysisError` and leave nothing behind.
+
+        Written even when ``path`` exists: a rejection of the same bytes may be deleting them right now."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".check-") as folder:
+            candidate = Path(folder) / name  # messages name the file as the user called it
+            candidate.write_bytes(content)
+            preflight(candidate)
+            os.replace(candidate, path)
 
     def reimport(self, sha: str, suffix: str, name: str, *, owner: str, team: str,
                  mapping: dict[str, str] | None = None, sheet: str | int = 0) -> dict:
@@ -151,6 +178,11 @@ class Client:
         """The job record (None if absent or another team's). Stale running jobs are recovered first."""
         job = self._guard(self.registry.get_for_team, job_id, team)
         return self._recover(job) if job else None
+
+    def upload_status(self, job_id: str, *, team: str) -> dict | None:
+        """The ingest job of an upload (:meth:`status`), or, once the worker rejected the file and removed the
+        job, a record with status ``"rejected"`` and the ``error`` message (kept for an hour); None if neither."""
+        return self.status(job_id, team=team) or self._guard(self.registry.rejection, team, job_id)
 
     def list_jobs(self, *, team: str, offset: int = 0, limit: int = 20) -> dict:
         """``{"jobs": [...newest first], "total": n}``."""
@@ -250,4 +282,4 @@ def _safe_url(url: str) -> str:
     return re.sub(r"//[^@/]*@", "//***@", url)
 
 
-__all__ = ["CANCELLED", "FAILED", "Client", "QueueUnavailable", "TooManyJobs"]
+__all__ = ["CANCELLED", "FAILED", "REJECTED", "Client", "QueueUnavailable", "TooManyJobs"]

@@ -7,7 +7,15 @@ Keys (all under ``seg:``):
 * ``jobkey:<team>:<request hash>``: the job that answers a request (same dataset + normalised parameters);
 * ``job:<id>:parts``: hash of finished sweep parts (k -> JSON metrics);
 * ``result:<id>:<name>``: JSON results;
-* ``dataset:<team>:<id>`` and ``datasets:<team>``: dataset metadata and the team's list.
+* ``dataset:<team>:<id>`` and ``datasets:<team>``: dataset metadata and the team's list;
+* ``uploads:<team>``: stored uploads (``<sha><suffix>``) that became a dataset of the team (may be imported again);
+  ``upload:<stored>:teams`` / ``upload:<stored>:pending``: the teams with a dataset from it / ingest jobs reading it;
+* ``rejected:<team>:<id>``: the message of an upload the worker rejected, kept :data:`REJECTED_TTL` seconds.
+
+A rejected upload leaves nothing else behind: when an ingest job of an uploaded file fails (the file is bad, or
+reading it failed), one script removes its job record, its place in the team's job list and its request pointer
+and keeps only the message under ``rejected:<team>:<id>`` for the upload page; the stored bytes are deleted when
+no dataset and no other ingest job uses them.
 
 Status moves ``queued -> running -> done | failed | cancelled``; the three last are final, enforced by a Lua
 script so that a late or redelivered task can never undo a cancel or a failure.
@@ -17,9 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -27,7 +37,9 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from analysis.errors import AnalysisError
-from workers.config import KEY_PREFIX
+from workers.config import KEY_PREFIX, load_settings
+
+log = logging.getLogger("workers.registry")
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
@@ -56,6 +68,40 @@ if ARGV[1] == 'done' or ARGV[1] == 'failed' or ARGV[1] == 'cancelled' then
   redis.call('SREM', '""" + KEY_PREFIX + """active:' .. team, redis.call('HGET', KEYS[1], 'id'))
 end
 return 1
+"""
+
+
+REJECTED, REJECTED_TTL = "rejected", 3600
+
+# Remove a failing ingest job of an uploaded file as if it had never been created, keeping its message under
+# rejected:<team>:<id> for ARGV[2] seconds. KEYS: the job hash. ARGV: error, ttl, now. Returns {0, ""} when the job
+# is not a live upload ingest (nothing done), else {1, the stored upload to delete or ""}: the bytes go when no
+# dataset came from them and no other ingest job reads them.
+_REJECT = """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st or st == 'done' or st == 'failed' or st == 'cancelled' then return {0, ''} end
+if redis.call('HGET', KEYS[1], 'kind') ~= 'ingest' then return {0, ''} end
+local raw = redis.call('HGET', KEYS[1], 'params')
+local params = cjson.decode(raw)
+if type(params['upload']) ~= 'string' then return {0, ''} end
+local id = redis.call('HGET', KEYS[1], 'id')
+local team = redis.call('HGET', KEYS[1], 'team')
+local pointer = '""" + KEY_PREFIX + """jobkey:' .. team .. ':' .. redis.call('HGET', KEYS[1], 'request_key')
+if redis.call('GET', pointer) == id then redis.call('DEL', pointer) end
+redis.call('ZREM', '""" + KEY_PREFIX + """jobs:' .. team, id)
+redis.call('SREM', '""" + KEY_PREFIX + """active:' .. team, id)
+redis.call('DEL', KEYS[1], KEYS[1] .. ':parts')
+local name = params['name']
+if type(name) ~= 'string' then name = '' end
+redis.call('SET', '""" + KEY_PREFIX + """rejected:' .. team .. ':' .. id,
+           cjson.encode({error = ARGV[1], name = name, at = tonumber(ARGV[3])}), 'EX', ARGV[2])
+local stored = string.match(params['upload'], '[^/]+$') or ''
+local upload = '""" + KEY_PREFIX + """upload:' .. stored
+redis.call('SREM', upload .. ':pending', id)
+if redis.call('SCARD', upload .. ':pending') == 0 and redis.call('SCARD', upload .. ':teams') == 0 then
+  return {1, params['upload']}
+end
+return {1, ''}
 """
 
 
@@ -123,6 +169,11 @@ def _k(*parts: str) -> str:
     return KEY_PREFIX + ":".join(parts)
 
 
+def _upload_key(upload: str, what: str) -> str:
+    """``upload:<stored name>:<what>`` for a stored upload's relative path (``uploads/<sha><suffix>``)."""
+    return _k("upload", Path(upload).name, what)
+
+
 def part_task_id(job_id: str, k: int) -> str:
     """Celery task id of a sweep part: known to everyone, so parts can be revoked without a lookup."""
     return f"{job_id}-k{k}"
@@ -135,11 +186,15 @@ def job_key(job_id: str) -> str:
 class Registry:
     """Job and dataset records. Every method is a few Redis commands; no caching, no process state."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, data_dir: Path | None = None) -> None:
+        """``data_dir``: the shared data directory, where a rejected upload's bytes are deleted (default: the
+        environment's ``SEGMENTS_DATA_DIR``, read when first needed)."""
         self.r = client
+        self.data_dir = data_dir
         self._transition = client.register_script(_TRANSITION)
         self._create = client.register_script(_CREATE)
         self._save_part = client.register_script(_SAVE_PART)
+        self._reject = client.register_script(_REJECT)
 
     # ---- jobs ------------------------------------------------------------------------------------------------
 
@@ -173,6 +228,9 @@ class Registry:
                 f"Your team already has {max_active} jobs queued or running, the most allowed at once; wait for "
                 "one to finish or cancel one on the Jobs page."
             )
+        if int(outcome) == 1 and kind == "ingest" and params.get("upload"):
+            # Before the task is sent: a rejection must see this job among the readers of the stored bytes.
+            self.r.sadd(_upload_key(params["upload"], "pending"), answer)
         return self.get(answer), int(outcome) == 1
 
     def active_count(self, team: str) -> int:
@@ -225,12 +283,49 @@ class Registry:
         return self.transition(job_id, RUNNING, only_from=(RUNNING, QUEUED), **fields)
 
     def finish(self, job_id: str, *, result_keys: dict, message: str = "Done") -> bool:
+        """Mark done. A finished ingest of an uploaded file also records that the team has a dataset from those
+        bytes (so they are kept, and the team may import them again)."""
         job = self.get(job_id)
         total = job["progress_total"] if job else 1
-        return self.transition(job_id, DONE, result_keys=result_keys, progress_done=total, message=message)
+        moved = self.transition(job_id, DONE, result_keys=result_keys, progress_done=total, message=message)
+        upload = (job or {}).get("params", {}).get("upload") if (job or {}).get("kind") == "ingest" else None
+        if moved and upload:
+            with self.r.pipeline() as pipe:
+                pipe.sadd(_upload_key(upload, "teams"), job["team"])
+                pipe.sadd(_k("uploads", job["team"]), Path(upload).name)
+                pipe.srem(_upload_key(upload, "pending"), job_id)
+                pipe.execute()
+        return moved
 
     def fail(self, job_id: str, error: str) -> bool:
+        """Mark failed with a message for the user. An ingest job of an uploaded file is instead removed as a
+        rejected upload (see the module notes); :meth:`rejection` has its message."""
+        outcome, upload = self._reject(keys=[job_key(job_id)], args=[error, REJECTED_TTL, time.time()])
+        if int(outcome) == 1:
+            if upload:
+                self._delete_upload(upload)
+            return True
         return self.transition(job_id, FAILED, error=error, message="Failed")
+
+    def rejection(self, team: str, job_id: str) -> dict | None:
+        """The rejected upload ``job_id`` of ``team`` as a job-like record with status ``"rejected"`` and the
+        ``error`` message (for :data:`REJECTED_TTL` seconds after the rejection), else None."""
+        text = self.r.get(_k("rejected", team, job_id)) if job_id else None
+        if text is None:
+            return None
+        info = json.loads(text)
+        return {"id": job_id, "kind": "ingest", "team": team, "status": REJECTED, "error": info.get("error"),
+                "message": "Rejected", "params": {"name": info.get("name")}, "finished": info.get("at"),
+                "result_keys": {}}
+
+    def _delete_upload(self, relative: str) -> None:
+        data_dir = self.data_dir or load_settings().data_dir
+        path = (data_dir / relative).resolve()
+        if data_dir.resolve() in path.parents:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # pragma: no cover - logged; the record is already gone
+                log.warning("could not delete the rejected upload %s", path, exc_info=True)
 
     def cancel(self, job_id: str) -> bool:
         return self.transition(job_id, CANCELLED, message="Cancelled")

@@ -1,9 +1,11 @@
 """Data: load the demo dataset or upload a file, fix the column mapping, switch cleaning rules, pick a dataset.
 
 Uploads are checked for size in the browser (a clear message, nothing sent) and again on the server (Flask's
-``MAX_CONTENT_LENGTH`` answers 413; the callback re-checks the decoded size). A file becomes a dataset through an
-ingest job; a bad file fails that job with the analysis core's message, which this page shows, and nothing
-changes. The uploaded bytes stay in the queue's ``uploads`` folder; the browser keeps their name and hash
+``MAX_CONTENT_LENGTH`` answers 413; the callback re-checks the decoded size). The queue's client then runs the
+cheap checks (type, empty, first and last bytes) and refuses a file that is certainly not a table at once. A
+file becomes a dataset through an ingest job in a worker; a file the worker rejects leaves no job, no dataset
+and no stored bytes, and this page shows the analysis core's message (:meth:`TeamClient.upload_status`). The
+bytes of accepted uploads stay in the queue's ``uploads`` folder; the browser keeps their name and hash
 (local storage) so "Import again with this mapping" can re-submit them.
 """
 
@@ -25,7 +27,7 @@ from webapp import components as C
 from webapp import figures as F
 from webapp import ids
 from webapp.identity import team_client
-from workers.client import UPLOAD_SUFFIXES
+from workers.client import REJECTED, UPLOAD_SUFFIXES
 
 log = logging.getLogger("webapp.pages.data")
 
@@ -108,6 +110,11 @@ def rules_from_checklist(enabled: list[str] | None, rule_names: list[str]) -> di
     return {name: name in on for name in rule_names}
 
 
+def rejected_alert(name: str, message: str) -> dbc.Alert:
+    """The one way this page says a file was not imported: its name and the analysis core's message."""
+    return C.alert([html.Strong(f"Could not import {name}. "), message], "danger", id="data-ingest-error")
+
+
 def ingest_view(job: dict | None, record: dict | None) -> tuple:
     """``(status children, dataset id to select or None)`` for the page's ingest job."""
     name = ((record or {}).get("file") or {}).get("name") or "the demo dataset"
@@ -115,9 +122,8 @@ def ingest_view(job: dict | None, record: dict | None) -> tuple:
         return "", None
     if job["status"] in C.ACTIVE:
         return C.spinner(f"Importing {name}: {job.get('message') or job['status']}"), None
-    if job["status"] == "failed":
-        return C.alert([html.Strong(f"Could not import {name}. "), job.get("error") or "No reason given."],
-                       "danger", id="data-ingest-error"), None
+    if job["status"] in ("failed", REJECTED):
+        return rejected_alert(name, job.get("error") or "No reason given."), None
     if job["status"] == "cancelled":
         return C.alert(f"The import of {name} was cancelled.", "warning"), None
     dataset_id = (job.get("result_keys") or {}).get("dataset")
@@ -279,6 +285,8 @@ def register(app: dash.Dash) -> None:
             limit = int(flask.current_app.config.get("MAX_UPLOAD_MB", 100) * 2**20)
             content = decode_upload(pending.get("contents"), filename, limit)
             job = team_client().add_upload(filename, content)
+        except AnalysisError as exc:  # refused before anything was stored or queued
+            return None, rejected_alert(Path(filename).name, exc.message), no_update, None
         except Exception as exc:  # noqa: BLE001 - every error becomes a message in the page
             return None, C.error_alert(exc, f"uploading {Path(filename).name}"), no_update, None
         record = {"job": job["id"], "file": upload_record(job, filename), "handled": False}
@@ -311,7 +319,7 @@ def register(app: dash.Dash) -> None:
         if not record or not record.get("job"):
             return "", no_update, no_update, no_update
         try:
-            job = C.find_job((jobs or {}).get("jobs"), record["job"]) or team_client().status(record["job"])
+            job = C.find_job((jobs or {}).get("jobs"), record["job"]) or team_client().upload_status(record["job"])
         except Exception as exc:  # noqa: BLE001
             return C.error_alert(exc, "checking the import"), no_update, no_update, no_update
         view, dataset_id = ingest_view(job, record)
