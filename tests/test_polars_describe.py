@@ -194,7 +194,7 @@ def test_negative_net_revenue_leaves_every_concentration_figure_undefined():
     assert all(row["share"] is None for row in rc["by_country"])
 
 
-def test_nanosecond_aware_and_microsecond_timestamps():
+def test_nanosecond_aware_microsecond_and_date_timestamps():
     tx = lines([("o1", "A", "2022-01-05 10:00", 1.0, "UK"), ("o2", "B", "2022-02-05 23:30", 2.0, "UK")])
     tx[S.ORDER_DATE] = tx[S.ORDER_DATE].astype("datetime64[ns]")
     tx.loc[0, S.ORDER_DATE] += pd.Timedelta(nanoseconds=123)
@@ -206,6 +206,10 @@ def test_nanosecond_aware_and_microsecond_timestamps():
         expected = describe_transactions(tx.assign(**{S.ORDER_DATE: tx[S.ORDER_DATE].dt.floor(unit)}))
         assert expected["summary"]["first_date"] == "2022-01-05T10:00:00"
         assert_same_report(expected, describe_transactions_pl(coarse))
+    # A polars Date column (pandas has no such type: it reads it as midnight datetimes).
+    days = pl.from_pandas(tx).with_columns(pl.col(S.ORDER_DATE).dt.date())
+    assert_same_report(describe_transactions(days.to_pandas()), describe_transactions_pl(days))
+    assert describe_transactions_pl(days)["summary"]["last_date"] == "2022-02-05T00:00:00"
 
 
 def test_categorical_ids_and_countries_and_other_column_names():
