@@ -87,6 +87,8 @@ class RedisServer:
 
 
 def worker_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """A worker's environment with test-sized limits; SIGTERM is remapped to SIGQUIT as compose and the launcher
+    run workers (a soft shutdown of ``WORKER_SOFT_SHUTDOWN`` s, then unfinished tasks go back to the queue)."""
     env = dict(os.environ)
     env.update({
         "REDIS_URL": redis_url,
@@ -97,6 +99,7 @@ def worker_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
         "UNACKED_RESTORE_INTERVAL": "1",
         "WORKER_SOFT_SHUTDOWN": "20",
         "JOB_STALE_AFTER": "60",
+        "REMAP_SIGTERM": "SIGQUIT",
         "PYTHONPATH": str(REPO),
     })
     env.update(extra)

@@ -8,6 +8,7 @@ Run with ``-s`` to see the measured figures (RELIABILITY.md quotes them). The ba
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -140,19 +141,32 @@ def test_redis_restarted_mid_sweep_keeps_finished_jobs_and_ends_the_interrupted_
     assert s.client.dataset(s.dataset_id, team=TEAM)["customers"] == 4_338
 
 
-def test_worker_sigterm_mid_sweep_requeues_and_the_sweep_completes(fresh_stack, reference_points):
+@pytest.mark.parametrize("soft_shutdown", ["20", "0.05"])
+def test_worker_sigterm_mid_sweep_requeues_and_the_sweep_completes(fresh_stack, reference_points, soft_shutdown):
+    """SIGTERM as ``docker stop`` sends it (remapped to SIGQUIT, as compose and the launcher run workers): running
+    parts get ``WORKER_SOFT_SHUTDOWN`` s to finish (20 s: they do; 0.05 s: they are cut off and requeued), the
+    rest stay queued, and a new worker completes the sweep with the undisturbed metrics."""
     s = fresh_stack
+    if soft_shutdown != s.env["WORKER_SOFT_SHUTDOWN"]:
+        s.workers.pop().terminate(timeout=60)  # idle: stops at once
+        s.env["WORKER_SOFT_SHUTDOWN"] = soft_shutdown
+        s.add_worker("w1b")
+    assert s.env["REMAP_SIGTERM"] == "SIGQUIT"
     job = s.client.submit("sweep", s.dataset_id, SWEEP, owner="ann", team=TEAM)
     _mid_sweep(s, job["id"])
     signalled = time.time()
-    code = s.workers[0].terminate(timeout=60)
+    code = s.workers[-1].terminate(timeout=60)
     stopped = time.time()
     assert code is not None
-    assert s.client.status(job["id"], team=TEAM)["status"] not in FINAL
+    at_stop = s.client.status(job["id"], team=TEAM)
+    assert at_stop["status"] not in FINAL
     s.add_worker("w2")
     done = s.wait(job["id"], timeout=120)
-    print(f"SIGTERM: the worker exited (code {code}) {stopped - signalled:.1f} s after the signal; the sweep was done "
-          f"{time.time() - stopped:.1f} s after a new worker was started")
+    received = re.findall(rf"sweep_part\[{job['id']}-k(\d+)\] received", (s.folder / "worker.log").read_text())
+    rerun = sorted({int(k) for k in received if received.count(k) > 1})
+    print(f"SIGTERM (soft shutdown {soft_shutdown} s): the worker exited (code {code}) {stopped - signalled:.1f} s "
+          f"after the signal with {at_stop['progress_done']}/{at_stop['progress_total']} parts stored (parts run "
+          f"twice: k={rerun}); the sweep was done {time.time() - stopped:.1f} s after")
     assert done["status"] == DONE, done["error"]
     assert_same_sweep(s.client.result(job["id"], "sweep", team=TEAM), reference_points)
 
