@@ -5,12 +5,12 @@
 JSON-ready types; floats equal up to summation order).
 
 How: the order lines are first collapsed in one polars ``group_by`` to *order slices*, one row per distinct
-(order id, customer id, order timestamp[, country]) with the summed amount (4 to 20 lines per slice on the demo and real data), and
-the order and customer ids are replaced by integer codes. Every question of the report is a distinct count or a
-sum over those keys (or over the month / weekday-hour derived from the timestamp), so answering it on the slices
-gives the same answer as on the lines, on a table several times smaller and keyed by integers. Each statistic
-then is one small polars aggregation over the slices; the results (arrays of at most a few hundred thousand
-customers, a few hundred months) go through the same pure helpers as the pandas version
+(order id, customer id, order timestamp[, country]) with the summed amount (4 to 20 lines per slice on the demo
+and real data), and the order and customer ids are replaced by integer codes. Every question of the report is a
+distinct count or a sum over those keys (or over the month / weekday-hour derived from the timestamp), so
+answering it on the slices gives the same answer as on the lines, on a table several times smaller and keyed by
+integers. Each statistic then is one small polars aggregation over the slices; the results (arrays of at most a
+few hundred thousand customers, a few hundred months) go through the same pure helpers as the pandas version
 (:func:`analysis.describe._concentration`, ``_frequency_distribution``, ``_one_time_vs_repeat``, ``_records``),
 so both reports share their definitions of deciles, Lorenz curve, Gini, top share and frequency bins.
 
