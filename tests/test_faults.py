@@ -119,6 +119,10 @@ def test_redis_restarted_mid_sweep_keeps_finished_jobs_and_ends_the_interrupted_
     s = fresh_stack
     finished = s.wait(s.client.submit("describe", s.dataset_id, {}, owner="ann", team=TEAM)["id"])
     assert finished["status"] == DONE
+    clustered = s.wait(s.client.submit("cluster", s.dataset_id, {"k": 3}, owner="ann", team=TEAM)["id"])
+    assert clustered["status"] == DONE, clustered["error"]
+    before = {j["id"]: j for j in s.client.list_jobs(team=TEAM, limit=50)["jobs"]}
+    assert len(before) == 3 and all(j["status"] == DONE for j in before.values())  # ingest, describe, cluster
     job = s.client.submit("sweep", s.dataset_id, SWEEP, owner="ann", team=TEAM)
     _mid_sweep(s, job["id"])
     parts_at_kill = s.client.status(job["id"], team=TEAM)["progress_done"]
@@ -134,10 +138,14 @@ def test_redis_restarted_mid_sweep_keeps_finished_jobs_and_ends_the_interrupted_
         assert ended["error"]
     else:
         assert_same_sweep(s.client.result(job["id"], "sweep", team=TEAM), reference_points)
-    listed = [j["id"] for j in s.client.list_jobs(team=TEAM, limit=50)["jobs"]]
-    assert finished["id"] in listed and job["id"] in listed
+    after = {j["id"]: j for j in s.client.list_jobs(team=TEAM, limit=50)["jobs"]}
+    assert set(after) == set(before) | {job["id"]}
+    for job_id, old in before.items():  # every finished job is kept, unchanged, with its results
+        assert {k: after[job_id][k] for k in ("status", "result_keys", "finished")} == \
+            {k: old[k] for k in ("status", "result_keys", "finished")}
     summary = s.client.result(finished["id"], "describe", team=TEAM)["summary"]
     assert summary["customers"] == 4_338
+    assert len(s.client.result(clustered["id"], "membership", team=TEAM)) == 4_338
     assert s.client.dataset(s.dataset_id, team=TEAM)["customers"] == 4_338
 
 
