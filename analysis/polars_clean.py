@@ -111,47 +111,76 @@ def clean_transactions(tx: pl.DataFrame, *, rules: Mapping[str, bool] | None = N
 def rule_masks(tx: pl.DataFrame) -> dict[str, pl.Series]:
     """Rule name -> boolean mask (length ``tx.height``, no nulls) of the rows the rule matches on ``tx``."""
     q, amount = pl.col(S.QUANTITY), pl.col(S.AMOUNT)
-    has = set(tx.columns)
-    exprs = {
+    none = pl.repeat(False, tx.height, eager=True)
+    m = tx.select(**{
         "missing_values": pl.col(S.ORDER_DATE).is_null() | ~amount.is_finite().fill_null(False),
         "missing_customer_id": pl.col(S.CUSTOMER_ID).is_null(),
         "non_positive_quantity": (q <= 0).fill_null(False),
         "non_positive_price": (pl.coalesce(pl.col(S.UNIT_PRICE), amount) <= 0).fill_null(False),
-        "non_product_codes": (pl.col(S.PRODUCT_ID).str.to_uppercase().is_in(sorted(NON_PRODUCT_CODES)).fill_null(False)
-                              if S.PRODUCT_ID in has else pl.repeat(False, pl.len())),
-        "_c": pl.col(S.ORDER_ID).str.contains("^[Cc][0-9]").fill_null(False),
-        "_a": pl.col(S.ORDER_ID).str.contains("^[Aa][0-9]").fill_null(False),
-        "_debt": (pl.col(S.DESCRIPTION).str.to_lowercase().str.contains("adjust bad debt", literal=True)
-                  .fill_null(False)
-                  if S.DESCRIPTION in has else pl.repeat(False, pl.len())),
         "_q_neg": (q < 0).fill_null(False),
         "_a_neg": (amount < 0).fill_null(False),
-    }
-    m = tx.select(**exprs)
-    numeric_share = tx.select(pl.col(S.ORDER_ID).str.contains("^[0-9]").mean()).item()
-    numeric_share = 0.0 if numeric_share is None else float(numeric_share)
+    })
+    order = _TextColumn(tx[S.ORDER_ID])
+    numeric = order.mask(lambda t: t.str.contains("^[0-9]"))
+    present = tx[S.ORDER_ID].is_not_null()
+    numeric_share = float(numeric.filter(present).mean()) if present.any() else 0.0
 
-    def prefix(mask: pl.Series, negative: pl.Series) -> pl.Series:
+    def prefix(letter: str, negative: pl.Series) -> pl.Series:
+        mask = order.mask(lambda t: t.str.contains(f"^[{letter}{letter.lower()}][0-9]"))
         if not mask.any() or numeric_share > 0.5:
             return mask
         if negative.filter(mask).mean() > 0.5:
             return mask
-        return pl.repeat(False, tx.height, eager=True)
+        return none
 
     out = {name: m[name] for name in ("missing_values", "missing_customer_id", "non_positive_quantity",
-                                      "non_positive_price", "non_product_codes")}
-    out["cancellations"] = prefix(m["_c"], m["_q_neg"])
-    out["bad_debt"] = prefix(m["_a"], m["_a_neg"]) | m["_debt"]
+                                      "non_positive_price")}
+    out["cancellations"] = prefix("C", m["_q_neg"])
+    debt = none
+    if S.DESCRIPTION in tx.columns:
+        debt = _TextColumn(tx[S.DESCRIPTION]).mask(
+            lambda t: t.str.to_lowercase().str.contains("adjust bad debt", literal=True))
+    out["bad_debt"] = prefix("A", m["_a_neg"]) | debt
+    out["non_product_codes"] = none
+    if S.PRODUCT_ID in tx.columns:
+        codes = sorted(NON_PRODUCT_CODES)
+        out["non_product_codes"] = _TextColumn(tx[S.PRODUCT_ID]).mask(lambda t: t.str.to_uppercase().is_in(codes))
     out["duplicates"] = duplicated(tx)
     out["cancelled_giant_orders"] = cancelled_giant_purchases(tx, out["cancellations"])
     return {r.name: out[r.name].alias(r.name) for r in RULES}
 
 
+class _TextColumn:
+    """A text column that tests its values: a categorical column once per distinct value (looked up by code)."""
+
+    def __init__(self, values: pl.Series) -> None:
+        self.values = values
+        if values.dtype == pl.Categorical:
+            codes = values.to_physical()
+            self.codes = codes.fill_null(0).to_numpy()
+            self.missing = codes.is_null().to_numpy()
+            distinct = values.drop_nulls().unique()
+            self.distinct_codes = distinct.to_physical().to_numpy()
+            self.distinct = distinct.cast(pl.String)
+            self.size = int(self.distinct_codes.max()) + 1 if len(self.distinct_codes) else 1
+
+    def mask(self, test) -> pl.Series:
+        """``test`` (String Series -> Boolean Series) of every value; missing values False."""
+        if self.values.dtype != pl.Categorical:
+            return test(self.values).fill_null(False)
+        table = np.zeros(self.size, dtype=bool)
+        table[self.distinct_codes] = test(self.distinct).fill_null(False).to_numpy()
+        return pl.Series(table[self.codes] & ~self.missing)
+
+
 def duplicated(tx: pl.DataFrame) -> pl.Series:
     """Rows equal in every column to an earlier row (pandas ``duplicated(keep="first")``).
 
-    Rows are hashed; only rows whose hash occurs twice are compared value by value."""
-    hashes = tx.select(pl.struct(pl.all()).hash(seed=0)).to_series()
+    Rows are hashed on every column but customer id and description (categorical ones by their codes, which
+    stand for distinct strings); only rows whose hash occurs twice are compared value by value, in every column."""
+    cheap = [c for c in tx.columns if c not in (S.CUSTOMER_ID, S.DESCRIPTION)]
+    key = [pl.col(c).to_physical() if tx.schema[c] == pl.Categorical else pl.col(c) for c in cheap]
+    hashes = tx.select(pl.struct(key).hash(seed=0)).to_series()
     ordered = hashes.sort()
     repeated = ordered.filter(ordered == ordered.shift(1)).unique()
     mask = np.zeros(tx.height, dtype=bool)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import mmap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import polars as pl
 from pandas._libs.parsers import STR_NA_VALUES
@@ -34,13 +35,15 @@ from analysis.errors import AnalysisError
 from analysis.loading import PARQUET_MAGIC, SNIFF_BYTES, _decode, guess_decimal_comma, sniff_delimiter
 from analysis.normalize import Dataset, _parse_dates, normalize
 
-SAMPLE_ROWS = 2_000
+SAMPLE_ROWS = 500
 # Text the pandas CSV reader takes for a missing value.
 NA_TEXT = sorted(STR_NA_VALUES)
 # ISO date formats the fast path parses itself (when pandas guesses one from the first date and every date
 # follows it); other dates go through analysis.normalize, once per distinct value.
 ISO_FORMATS = frozenset("%Y-%m-%d" + t for t in ("", " %H:%M", " %H:%M:%S", "T%H:%M", "T%H:%M:%S"))
 STRING_TYPES = (pl.String, pl.Categorical, pl.Enum)
+TEXT_ROLES = (S.ORDER_ID, S.CUSTOMER_ID, S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY)
+NUMBER_ROLES = (S.QUANTITY, S.UNIT_PRICE, S.AMOUNT)
 _CANONICAL_TYPES = {S.ORDER_ID: pl.String, S.CUSTOMER_ID: pl.String, S.ORDER_DATE: pl.Datetime("ns"),
                     S.QUANTITY: pl.Float64, S.UNIT_PRICE: pl.Float64, S.AMOUNT: pl.Float64,
                     S.PRODUCT_ID: pl.String, S.DESCRIPTION: pl.String, S.COUNTRY: pl.String}
@@ -52,8 +55,9 @@ class Unsupported(Exception):
 
 class PolarsDataset(Dataset):
     """A :class:`~analysis.normalize.Dataset` of transactions whose canonical table is the polars DataFrame
-    ``pl_frame`` (columns and order of :mod:`analysis.schema`; text as String, dates Datetime[ns], numbers
-    Float64, missing values null). ``frame`` is its pandas version, made on first use and kept."""
+    ``pl_frame`` (columns and order of :mod:`analysis.schema`; text as String, or Categorical when the file
+    stores it so, dates Datetime[ns], numbers Float64, missing values null, never NaN). ``frame`` is its pandas
+    version, made on first use and kept."""
 
     def __init__(self, pl_frame: pl.DataFrame, *, shape: str, mapping: dict[str, str], source: str,
                  notes: list[str], raw_rows: int, raw_columns: list[str]) -> None:
@@ -78,11 +82,16 @@ class PolarsDataset(Dataset):
         self.pl_frame = from_pandas(value)
 
 
+def as_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its categorical columns as String."""
+    return frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
+
+
 def to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
     """A canonical polars table as the pandas path makes it (``str`` text with NaN, datetime64[ns], float64)."""
-    out = frame.to_pandas()
+    out = as_strings(frame).to_pandas()
     for col, dtype in frame.schema.items():
-        if dtype == pl.String:
+        if dtype in (pl.String, pl.Categorical):
             out[col] = out[col].astype("str")
     out.index = pd.RangeIndex(len(out))
     return out
@@ -101,7 +110,7 @@ def canonical(frame: pl.DataFrame) -> pl.DataFrame:
         want = _CANONICAL_TYPES.get(col)
         if want is None:
             raise Unsupported(f"column {col!r} is not a canonical column")
-        if want == pl.String and dtype == pl.String or want == dtype:
+        if want == pl.String and dtype in (pl.String, pl.Categorical) or want == dtype:
             exprs.append(pl.col(col))
         elif want == pl.Float64 and dtype.is_numeric():
             exprs.append(pl.col(col).cast(pl.Float64).fill_nan(None))
@@ -144,12 +153,12 @@ def _load(path: Path, *, mapping, name: str | None, dayfirst: bool | None) -> Po
     if ds.shape == S.CUSTOMERS:
         raise Unsupported("customer-level file")
     cols = list(dict.fromkeys(ds.mapping.values()))
-    text_roles = (S.ORDER_ID, S.CUSTOMER_ID, S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY)
-    frame = raw.read(cols, {c for r, c in ds.mapping.items() if r in text_roles})
-    parser = _Normalizer(source, decimal=decimal, dayfirst=dayfirst)
+    kinds = {c: "text" if r in TEXT_ROLES else "number" if r in NUMBER_ROLES else "date" for r, c in ds.mapping.items()}
+    frame = raw.read(cols, kinds)
+    parser = _Normalizer(source, decimal=decimal, dayfirst=dayfirst, text_file=isinstance(raw, _CsvSource))
     out, date_note = parser.canonical(frame, ds)
     expected = from_pandas(ds.frame)
-    if not out.head(len(expected)).equals(expected):
+    if not as_strings(out.head(len(expected))).equals(expected):
         raise Unsupported("the fast path reads the first rows differently from the pandas path")
     notes = [n for n in ds.notes if not n.startswith("The dates in column '")] + ([date_note] if date_note else [])
     return PolarsDataset(out, shape=ds.shape, mapping=dict(ds.mapping), source=source, notes=notes,
@@ -174,7 +183,7 @@ class _ParquetSource:
         out.columns = self.columns
         return out
 
-    def read(self, cols: list[str], stripped: set[str] = frozenset()) -> pl.DataFrame:
+    def read(self, cols: list[str], kinds: dict[str, str]) -> pl.DataFrame:
         lf = pl.scan_parquet(self.path).select([pl.col(self._by_name[c]).alias(c) for c in cols])
         return lf.collect()
 
@@ -194,7 +203,6 @@ class _CsvSource:
         self.columns = [c.strip() for c in self.header]
         if len(set(self.columns)) != len(self.columns):
             raise Unsupported("duplicate column names")
-        _check_no_blank_lines(path)
 
     def sample(self) -> pd.DataFrame:
         out = pd.read_csv(self.path, sep=self.sep, nrows=SAMPLE_ROWS, encoding="utf-8-sig", skipinitialspace=True,
@@ -204,28 +212,37 @@ class _CsvSource:
             raise Unsupported("header read differently")
         return out
 
-    def read(self, cols: list[str], stripped: set[str] = frozenset()) -> pl.DataFrame:
-        """The columns ``cols`` as text. pandas skips spaces after a delimiter: that makes no difference in the
-        ``stripped`` columns (ids and text, stripped anyway) unless the rest is a missing-value word or a quoted
-        field, and in other columns a leading space is not read here at all."""
+    def read(self, cols: list[str], kinds: dict[str, str]) -> pl.DataFrame:
+        """The columns ``cols``: ``kinds[c] == "text"`` (ids and text) as Categorical, ``"number"`` as Float64 when
+        the file writes decimal points, others as String.
+
+        pandas skips spaces after a delimiter. That makes no difference in text columns (stripped anyway) unless
+        the rest is a missing-value word or a quoted field; a number with a leading space is not read here (the
+        read fails), and a leading space in other columns makes the fast path give up."""
         by_name = dict(zip(self.columns, self.header, strict=True))
+        types = {by_name[c]: pl.Categorical for c in cols if kinds.get(c) == "text"}
+        if self.decimal == ".":
+            types.update({by_name[c]: pl.Float64 for c in cols if kinds.get(c) == "number"})
         frame = pl.read_csv(self.path, separator=self.sep, infer_schema=False, encoding="utf8", null_values=NA_TEXT,
-                            columns=[by_name[c] for c in cols], quote_char='"')
+                            columns=[by_name[c] for c in cols], quote_char='"', schema_overrides=types)
         frame = frame.rename({by_name[c]: c for c in cols})
-        checks = []
         for c in cols:
-            spaced = pl.col(c).str.starts_with(" ")
-            if c in stripped:
-                rest = pl.col(c).str.strip_chars_start(" ")
-                spaced = spaced & (rest.is_in(NA_TEXT) | rest.str.starts_with('"'))
-            checks.append(spaced.any())
-        if frame.select(pl.any_horizontal(checks)).item():
-            raise Unsupported("a field starts with a space that pandas would skip")
+            values = frame[c]
+            if values.dtype == pl.Categorical:
+                text = values.drop_nulls().unique().cast(pl.String)
+                rest = text.str.strip_chars_start(" ")
+                if (text.str.starts_with(" ") & (rest.is_in(NA_TEXT) | rest.str.starts_with('"'))).any():
+                    raise Unsupported("a text field starts with a space and then a missing-value word or a quote")
+            elif values.dtype == pl.String and values.str.starts_with(" ").any():
+                raise Unsupported("a field starts with a space that pandas would skip")
+        if frame.select(pl.all_horizontal(pl.all().is_null()).any()).item():
+            _check_no_blank_lines(self.path)
         return frame
 
 
 def _check_no_blank_lines(path: Path) -> None:
-    """polars keeps a blank line as a row of missing values, pandas skips it."""
+    """polars keeps a blank line as a row of missing values, pandas skips it (only looked for when a row read
+    has no value at all)."""
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         if data.find(b"\n\n") >= 0 or data.find(b"\n\r\n") >= 0 or data.find(b"\r\r") >= 0:
             raise Unsupported("blank lines")
@@ -237,14 +254,15 @@ def _check_no_blank_lines(path: Path) -> None:
 class _Normalizer:
     """The polars counterpart of :func:`analysis.normalize._normalize_transactions` for one raw frame."""
 
-    def __init__(self, source: str, *, decimal: str, dayfirst: bool | None) -> None:
+    def __init__(self, source: str, *, decimal: str, dayfirst: bool | None, text_file: bool = False) -> None:
         self.source = source
         self.decimal = decimal
         self.dayfirst = dayfirst
+        self.stored = not text_file  # categorical columns of a text file are the reader's, not the file's
 
     def canonical(self, raw: pl.DataFrame, ds: Dataset) -> tuple[pl.DataFrame, str | None]:
         m = ds.mapping
-        cols: dict[str, pl.Series] = {S.CUSTOMER_ID: _id_text(raw[m[S.CUSTOMER_ID]])}
+        cols: dict[str, pl.Series] = {S.CUSTOMER_ID: _id_text(raw[m[S.CUSTOMER_ID]], stored_categories=self.stored)}
         dates, note = self.dates(raw[m[S.ORDER_DATE]], m[S.ORDER_DATE])
         cols[S.ORDER_DATE] = dates
         amount_col = raw[m[S.AMOUNT]] if S.AMOUNT in m else None
@@ -266,13 +284,13 @@ class _Normalizer:
             unit = pl.select(amount / pl.when(quantity != 0).then(quantity)).to_series()
             cols[S.UNIT_PRICE] = unit.fill_nan(None)
         if S.ORDER_ID in m:
-            cols[S.ORDER_ID] = _id_text(raw[m[S.ORDER_ID]])
+            cols[S.ORDER_ID] = _id_text(raw[m[S.ORDER_ID]], stored_categories=self.stored)
         else:
             day = cols[S.ORDER_DATE].dt.strftime("%Y-%m-%d").fill_null("")
             cols[S.ORDER_ID] = day + "|" + cols[S.CUSTOMER_ID].fill_null("guest")
         for role in (S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY):
             if role in m:
-                cols[role] = _text(raw[m[role]])
+                cols[role] = _text(raw[m[role]], stored_categories=self.stored)
         ordered = [c for c in S.TRANSACTION_ROLES if c in cols]
         frame = pl.DataFrame([cols[c].alias(c) for c in ordered])
         return canonical(frame), note
@@ -336,47 +354,71 @@ class _Normalizer:
 # ---- ids and text ---------------------------------------------------------------------------------------------
 
 
-def _text(values: pl.Series) -> pl.Series:
-    """Strings with surrounding white space removed and empty strings as missing (see normalize._text)."""
+def _recode(values: pl.Series, change) -> pl.Series:
+    """A categorical column with ``change`` (String Series -> String Series) applied once per distinct value;
+    the result is categorical too."""
+    distinct = values.drop_nulls().unique()
+    text = distinct.cast(pl.String)
+    new = change(text)
+    if new.equals(text):
+        return values.cast(pl.Categorical)
+    codes = distinct.to_physical().to_numpy()
+    position = np.zeros(int(codes.max()) + 1 if len(codes) else 1, dtype=np.int64)
+    position[codes] = np.arange(len(codes))
+    physical = values.to_physical()
+    index = pl.Series(position[physical.fill_null(0).to_numpy()])
+    out = new.cast(pl.Categorical).gather(index)
+    return pl.select(pl.when(physical.is_not_null()).then(out)).to_series().alias(values.name)
+
+
+def _strip_empty(text: pl.Series) -> pl.Series:
+    out = text.str.strip_chars()
+    return pl.select(pl.when(out != "").then(out)).to_series().alias(text.name)
+
+
+def _text(values: pl.Series, *, stored_categories: bool = True) -> pl.Series:
+    """Strings with surrounding white space removed and empty strings as missing (see normalize._text).
+    A categorical column stays categorical (changed once per distinct value). ``stored_categories``: the file
+    stores the column as categories (pandas then strips only when the stripped categories stay distinct)."""
     dtype = values.dtype
     if dtype in (pl.Categorical, pl.Enum):
         used = values.drop_nulls().unique().cast(pl.String)
-        if used.str.strip_chars().n_unique() != used.len():
+        if stored_categories and used.str.strip_chars().n_unique() != used.len():
             raise Unsupported("categories that collide once stripped")
-        text = values.cast(pl.String)
-    elif dtype == pl.String:
-        text = values
-    elif dtype.is_integer():
-        text = values.cast(pl.String)
-    else:
-        raise Unsupported(f"text column of type {dtype}")
-    out = text.str.strip_chars()
-    return pl.select(pl.when(out != "").then(out)).to_series().alias(values.name)
+        return _recode(values, _strip_empty)
+    if dtype == pl.String:
+        return _strip_empty(values)
+    if dtype.is_integer():
+        return _strip_empty(values.cast(pl.String))
+    raise Unsupported(f"text column of type {dtype}")
 
 
 _WHOLE_NUMBER_TEXT = r"^[-+]?\d+\.0+$"
 
 
-def _id_text(values: pl.Series) -> pl.Series:
+def _whole_numbers(text: pl.Series) -> pl.Series:
+    """``17850.0`` -> ``17850``; other text unchanged."""
+    whole = text.str.contains(_WHOLE_NUMBER_TEXT)
+    if not whole.any():
+        return text
+    return pl.select(pl.when(whole).then(text.str.replace(r"\.0+$", "")).otherwise(text)).to_series().alias(text.name)
+
+
+def _id_text(values: pl.Series, *, stored_categories: bool = True) -> pl.Series:
     """Ids as text, value by value, as :func:`analysis.normalize._id_text` writes them."""
     dtype = values.dtype
     if dtype.is_integer():
         return values.cast(pl.String)
     if dtype.is_float():
         v = values.cast(pl.Float64).fill_nan(None)
+        present = v.is_not_null()
         whole = (v.is_finite() & (v == v.floor()) & (v.abs() < 2.0**63)).fill_null(False)
-        if not whole.all() and (~whole & v.is_not_null()).any():
-            odd = v.filter(~whole & v.is_not_null())
-            mapping = {x: str(x) for x in odd.unique().to_list()}
-            other = v.replace_strict(mapping, default=None, return_dtype=pl.String)
-        else:
-            other = pl.Series(values.name, [None] * len(v), dtype=pl.String)
-        return pl.select(pl.when(whole).then(v.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(other)
-                         ).to_series().alias(values.name)
+        if (present & ~whole).any():
+            raise Unsupported("ids stored as numbers that are not whole")
+        return v.cast(pl.Int64).cast(pl.String)
     if dtype not in STRING_TYPES:
         raise Unsupported(f"id column of type {dtype}")
-    out = _text(values)
-    if out.str.contains(_WHOLE_NUMBER_TEXT).any():
-        out = pl.select(pl.when(out.str.contains(_WHOLE_NUMBER_TEXT)).then(out.str.replace(r"\.0+$", ""))
-                        .otherwise(out)).to_series().alias(values.name)
-    return out
+    out = _text(values, stored_categories=stored_categories)
+    if out.dtype == pl.Categorical:
+        return _recode(out, _whole_numbers)
+    return _whole_numbers(out)

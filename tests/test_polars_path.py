@@ -211,6 +211,15 @@ def test_missing_value_words_are_missing(tmp_path):
     assert_same(fast, pandas_path(path))
 
 
+def test_spaces_after_delimiters_in_numbers_and_text(tmp_path):
+    path = tmp_path / "spaced.csv"
+    path.write_text("InvoiceNo, CustomerID, InvoiceDate, Quantity, UnitPrice, Country\n"
+                    "1, 7,2023-01-05 10:00, 2, 1.5,  UK\n2, 8.0,2023-01-06 10:00,1, 2, DE\n")
+    fast = fast_path(path)
+    assert fast[0].frame[S.CUSTOMER_ID].tolist() == ["7", "8"]
+    assert_same(fast, pandas_path(path))
+
+
 # ---- fall-backs ----------------------------------------------------------------------------------------------
 
 BASIC = "InvoiceNo,CustomerID,InvoiceDate,Quantity,UnitPrice\n1,7,2023-01-05 10:00,2,1.5\n2,8,2023-01-06 10:00,1,2\n"
@@ -226,7 +235,8 @@ FALLBACKS = {
     "utf-16": ("utf16.csv", lambda p: p.write_bytes(BASIC.encode("utf-16"))),
     "white space": ("spaces.txt", lambda p: p.write_text(BASIC.replace(",", "  ").replace("  10:00", "T10:00"))),
     "blank lines": ("blank.csv", lambda p: p.write_text(BASIC.replace("\n2,", "\n\n2,"))),
-    "leading spaces": ("spaced.csv", lambda p: p.write_text(BASIC.replace(",1.5", ", 1.5"))),
+    "space before a date": ("spaced.csv", lambda p: p.write_text(BASIC.replace(",2023-01-05", ", 2023-01-05"))),
+    "space before a missing-value word": ("spaced_na.csv", lambda p: p.write_text(BASIC.replace("1,7,", "1, NA,"))),
     "currency and thousands": ("money.csv", lambda p: p.write_text(BASIC.replace(",1.5", ',"£1,234.50"'))),
     "decimal comma with thousands": (
         "tausend.csv",
