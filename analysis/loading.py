@@ -200,12 +200,30 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     except Exception:  # noqa: BLE001 - the read below names the problem
         pass
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
+        _check_utf8(frame)
     except Exception as exc:  # pyarrow raises many types for damaged files
         raise AnalysisError(
             f"File '{path.name}' could not be read as Parquet; it may be truncated or damaged ({_short(exc)}).",
             file=path.name,
         ) from exc
+    return frame
+
+
+def _check_utf8(frame: pd.DataFrame) -> None:
+    """Raise ``pyarrow.ArrowInvalid`` naming the column when Arrow-backed text (values or categories) holds bytes
+    that are not UTF-8: Parquet readers do not check, and the first string operation would fail later."""
+    import pyarrow as pa
+
+    for col in frame.columns:
+        values = frame[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = pd.Series(values.cat.categories)
+        if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+            try:
+                pa.array(values.array).validate(full=True)
+            except pa.ArrowInvalid as exc:
+                raise pa.ArrowInvalid(f"column '{col}': {exc}") from exc
 
 
 def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:

@@ -100,6 +100,16 @@ def _truncated_parquet(path: Path, _limit: int) -> None:
     path.write_bytes(data[: len(data) * 2 // 3])
 
 
+def _bad_text_parquet(path: Path, _limit: int) -> None:
+    """A Parquet file whose text column holds a byte that is not UTF-8 (written plain, then patched)."""
+    frame = SMALL.assign(Country=["UK", "QQQ", "FR"])
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, compression=None, use_dictionary=False)
+    data = buffer.getvalue()
+    assert data.count(b"QQQ") == 1  # the value only: the column statistics hold its min and max, FR and UK
+    path.write_bytes(data.replace(b"QQQ", b"Q\xffQ"))
+
+
 def _empty_sheet(path: Path, _limit: int) -> None:
     with pd.ExcelWriter(path) as writer:
         pd.DataFrame().to_excel(writer, sheet_name="Empty", index=False)
@@ -169,6 +179,8 @@ CASES: tuple[Case, ...] = (
     Case("single_line_50mb.csv", _single_line, "has no line break in its first 8 MB"),
     Case("zip_bomb.xlsx", _zip_bomb, "refusing it as a likely zip bomb"),
     Case("truncated.parquet", _truncated_parquet, "may be truncated or damaged"),
+    Case("bad_text.parquet", _bad_text_parquet,
+         "may be truncated or damaged (column 'Country': Invalid UTF8 sequence at string index 1)"),
     Case("program.csv", _bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x03\x00\x3e\x00" + bytes(range(256)) * 4),
          "File 'program.csv' is a binary file, an executable program (ELF)"),
     Case("setup.csv", _bytes(PE), "File 'setup.csv' is a binary file, not CSV text (it contains NUL bytes)"),
