@@ -252,3 +252,31 @@ def test_size_limit_and_413(web, corpus):
     # ... and the next upload goes through.
     outcome = import_outcome(web, upload(server, "after_413.csv", corpus["quoted_newlines.csv"].read_bytes()))
     assert outcome.status == "done"
+
+
+def test_registry_removes_only_failed_upload_ingests(tmp_path):
+    """The registry's part alone: a failing ingest of an upload disappears (record, team list, active set, request
+    pointer, stored bytes) leaving its message for an hour; any other failing job is kept as failed."""
+    from workers.registry import REJECTED_TTL, Registry, connect
+
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        registry = Registry(connect(server.url), data_dir=tmp_path)
+        stored = tmp_path / "uploads" / "ab.csv"
+        stored.parent.mkdir()
+        stored.write_text("x")
+        job, _ = registry.create_job(kind="ingest", dataset_id="", params={"upload": "uploads/ab.csv", "name": "x.csv"},
+                                     owner="ann", team="t")
+        assert registry.fail(job["id"], "File 'x.csv' is bad.")
+        assert registry.get(job["id"]) is None and not stored.exists()
+        assert registry.rejection("t", job["id"])["error"] == "File 'x.csv' is bad."
+        assert registry.rejection("other", job["id"]) is None
+        assert 0 < registry.r.ttl(f"seg:rejected:t:{job['id']}") <= REJECTED_TTL
+        assert sorted(registry.r.keys("seg:*")) == [f"seg:rejected:t:{job['id']}"]
+        describe, _ = registry.create_job(kind="describe", dataset_id="d1", params={}, owner="ann", team="t")
+        demo, _ = registry.create_job(kind="ingest", dataset_id="", params={"demo": True}, owner="ann", team="t")
+        for other in (describe, demo):
+            assert registry.fail(other["id"], "No.")
+            assert registry.get(other["id"])["status"] == "failed"
+    finally:
+        server.stop()

@@ -81,12 +81,11 @@ _REJECT = """
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st or st == 'done' or st == 'failed' or st == 'cancelled' then return {0, ''} end
 if redis.call('HGET', KEYS[1], 'kind') ~= 'ingest' then return {0, ''} end
-local raw = redis.call('HGET', KEYS[1], 'params')
-local params = cjson.decode(raw)
-if type(params['upload']) ~= 'string' then return {0, ''} end
+local ok, params = pcall(cjson.decode, redis.call('HGET', KEYS[1], 'params') or '')
+if not ok or type(params) ~= 'table' or type(params['upload']) ~= 'string' then return {0, ''} end
 local id = redis.call('HGET', KEYS[1], 'id')
 local team = redis.call('HGET', KEYS[1], 'team')
-local pointer = '""" + KEY_PREFIX + """jobkey:' .. team .. ':' .. redis.call('HGET', KEYS[1], 'request_key')
+local pointer = '""" + KEY_PREFIX + """jobkey:' .. team .. ':' .. (redis.call('HGET', KEYS[1], 'request_key') or '')
 if redis.call('GET', pointer) == id then redis.call('DEL', pointer) end
 redis.call('ZREM', '""" + KEY_PREFIX + """jobs:' .. team, id)
 redis.call('SREM', '""" + KEY_PREFIX + """active:' .. team, id)
