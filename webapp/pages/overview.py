@@ -6,8 +6,8 @@ it has run. ``/results/<describe job id>`` shows that job's result instead (``pi
 A finished describe job's result never changes, so each web process keeps the rendered KPIs, header and charts
 of the last :data:`CACHE_SIZE` describe jobs it showed (:class:`Rendered`, keyed by job id, least recently used
 out first). Every request still asks the queue for the job first, with the caller's team, so the cache never
-answers another team; building the Plotly figures (about 150 ms of CPU on Online Retail) happens once per job
-and process instead of on every page view.
+answers another team (the browser's job list only decides what to show while the job runs). Building the
+Plotly figures (about 150 ms of CPU on Online Retail) happens once per job and process instead of on every view.
 """
 
 from __future__ import annotations
@@ -172,15 +172,19 @@ class Rendered:
         return len(self._pages)
 
 
-def rendered_page(tc, job: dict, cache: Rendered) -> Page | None:
-    """The rendered page of ``job`` (a done describe job the caller's team client ``tc`` returned), from ``cache``
-    or built from its result (None when the result is missing)."""
-    page = cache.get(job["id"])
+def rendered_page(tc, job_id: str, cache: Rendered) -> Page | None:
+    """The rendered page of describe job ``job_id`` if the caller's team client ``tc`` sees it done, from ``cache`` or
+    built from its result; None otherwise (absent, another team's, not done, or its result missing). The job is
+    always asked for first: the cache is shared by every team of the process."""
+    job = tc.status(job_id)
+    if job is None or job["kind"] != "describe" or job["status"] != "done":
+        return None
+    page = cache.get(job_id)
     if page is None:
-        describe = tc.result(job["id"], "describe")
+        describe = tc.result(job_id, "describe")
         if describe is None:
             return None
-        page = cache.put(job["id"], Page(render_result(job, describe), charts(describe)))
+        page = cache.put(job_id, Page(render_result(job, describe), charts(describe)))
     return page
 
 
@@ -221,12 +225,12 @@ def register(app: dash.Dash) -> None:
             return (no_update,) * 5
         try:
             tc = team_client()
-            job = tc.status(job_id)  # the team's view of the job (the browser's job list is not trusted)
+            job = C.find_job((jobs or {}).get("jobs"), job_id) or tc.status(job_id)
             if job is not None and job["kind"] != "describe":
                 return C.alert(f"Job {job_id} is a {job['kind']} job, not a describe job.", "warning"), \
                     "", "", "", None
             if job is not None and job["status"] == "done":
-                page = rendered_page(tc, job, cache)
+                page = rendered_page(tc, job_id, cache)
                 if page is None:
                     return C.alert("The result of this job is missing.", "warning"), "", "", "", None
                 return ("", *page.top, job_id)
@@ -242,10 +246,7 @@ def register(app: dash.Dash) -> None:
         if not job_id:
             return ""
         try:
-            tc = team_client()
-            job = tc.status(job_id)
-            page = rendered_page(tc, job, cache) if job and job["kind"] == "describe" and job["status"] == "done" \
-                else None
+            page = rendered_page(team_client(), job_id, cache)
         except Exception as exc:  # noqa: BLE001
             return C.error_alert(exc, "drawing the overview charts")
         return page.charts if page else ""
