@@ -153,7 +153,9 @@ def _load(path: Path, *, mapping, name: str | None, dayfirst: bool | None) -> Po
     if ds.shape == S.CUSTOMERS:
         raise Unsupported("customer-level file")
     cols = list(dict.fromkeys(ds.mapping.values()))
-    kinds = {c: "text" if r in TEXT_ROLES else "number" if r in NUMBER_ROLES else "date" for r, c in ds.mapping.items()}
+    # order ids are nearly all distinct: categories would cost more than they save
+    kinds = {c: "number" if r in NUMBER_ROLES else "text" if r in TEXT_ROLES and r != S.ORDER_ID else "other"
+             for r, c in ds.mapping.items()}
     frame = raw.read(cols, kinds)
     parser = _Normalizer(source, decimal=decimal, dayfirst=dayfirst, text_file=isinstance(raw, _CsvSource))
     out, date_note = parser.canonical(frame, ds)
@@ -213,8 +215,8 @@ class _CsvSource:
         return out
 
     def read(self, cols: list[str], kinds: dict[str, str]) -> pl.DataFrame:
-        """The columns ``cols``: ``kinds[c] == "text"`` (ids and text) as Categorical, ``"number"`` as Float64 when
-        the file writes decimal points, others as String.
+        """The columns ``cols``: ``kinds[c] == "text"`` (ids and text but order ids) as Categorical, ``"number"`` as
+        Float64 when the file writes decimal points, others as String.
 
         pandas skips spaces after a delimiter. That makes no difference in text columns (stripped anyway) unless
         the rest is a missing-value word or a quoted field; a number with a leading space is not read here (the
@@ -223,7 +225,7 @@ class _CsvSource:
         types = {by_name[c]: pl.Categorical for c in cols if kinds.get(c) == "text"}
         if self.decimal == ".":
             types.update({by_name[c]: pl.Float64 for c in cols if kinds.get(c) == "number"})
-        frame = pl.read_csv(self.path, separator=self.sep, infer_schema=False, encoding="utf8", null_values=NA_TEXT,
+        frame = pl.read_csv(self.path, separator=self.sep, infer_schema=False, encoding="utf8",
                             columns=[by_name[c] for c in cols], quote_char='"', schema_overrides=types)
         frame = frame.rename({by_name[c]: c for c in cols})
         for c in cols:
@@ -233,8 +235,13 @@ class _CsvSource:
                 rest = text.str.strip_chars_start(" ")
                 if (text.str.starts_with(" ") & (rest.is_in(NA_TEXT) | rest.str.starts_with('"'))).any():
                     raise Unsupported("a text field starts with a space and then a missing-value word or a quote")
-            elif values.dtype == pl.String and values.str.starts_with(" ").any():
-                raise Unsupported("a field starts with a space that pandas would skip")
+                if text.is_in(NA_TEXT).any():  # missing-value words (NA, NULL, n/a, ...) are missing
+                    frame = frame.with_columns(_recode(values, lambda t: t.replace(NA_TEXT, None)).alias(c))
+            elif values.dtype == pl.String:
+                if values.str.starts_with(" ").any():
+                    raise Unsupported("a field starts with a space that pandas would skip")
+                if values.is_in(NA_TEXT).any():
+                    frame = frame.with_columns(pl.when(~pl.col(c).is_in(NA_TEXT)).then(pl.col(c)).alias(c))
         if frame.select(pl.all_horizontal(pl.all().is_null()).any()).item():
             _check_no_blank_lines(self.path)
         return frame
@@ -372,6 +379,8 @@ def _recode(values: pl.Series, change) -> pl.Series:
 
 
 def _strip_empty(text: pl.Series) -> pl.Series:
+    if not text.str.contains(r"^\s|\s$").any() and not (text == "").any():
+        return text
     out = text.str.strip_chars()
     return pl.select(pl.when(out != "").then(out)).to_series().alias(text.name)
 
@@ -382,9 +391,10 @@ def _text(values: pl.Series, *, stored_categories: bool = True) -> pl.Series:
     stores the column as categories (pandas then strips only when the stripped categories stay distinct)."""
     dtype = values.dtype
     if dtype in (pl.Categorical, pl.Enum):
-        used = values.drop_nulls().unique().cast(pl.String)
-        if stored_categories and used.str.strip_chars().n_unique() != used.len():
-            raise Unsupported("categories that collide once stripped")
+        if stored_categories:
+            used = values.drop_nulls().unique().cast(pl.String)
+            if used.str.strip_chars().n_unique() != used.len():
+                raise Unsupported("categories that collide once stripped")
         return _recode(values, _strip_empty)
     if dtype == pl.String:
         return _strip_empty(values)
@@ -418,6 +428,8 @@ def _id_text(values: pl.Series, *, stored_categories: bool = True) -> pl.Series:
         return v.cast(pl.Int64).cast(pl.String)
     if dtype not in STRING_TYPES:
         raise Unsupported(f"id column of type {dtype}")
+    if dtype in (pl.Categorical, pl.Enum) and not stored_categories:
+        return _recode(values, lambda text: _whole_numbers(_strip_empty(text)))
     out = _text(values, stored_categories=stored_categories)
     if out.dtype == pl.Categorical:
         return _recode(out, _whole_numbers)
