@@ -70,10 +70,6 @@ def store_dataset(settings: Settings, dataset: Dataset) -> str:
     return ds_id
 
 
-def load_frame(settings: Settings, ds_id: str) -> pd.DataFrame:
-    return pd.read_parquet(dataset_path(settings, ds_id))
-
-
 def load_dataset(settings: Settings, ds_id: str, *, shape: str, mapping: dict[str, str], source: str,
                  notes: list[str] | None = None, raw_rows: int = 0, raw_columns: list[str] | None = None) -> Dataset:
     """The stored dataset ``ds_id`` with its metadata. Transactions are read with polars into a
