@@ -38,7 +38,10 @@ worker_class = "gthread"
 threads = _whole("GUNICORN_THREADS", 4)
 timeout = _whole("GUNICORN_TIMEOUT", 120)
 graceful_timeout = 30  # on SIGTERM, requests in flight get this long (compose: stop_grace_period 40s)
-keepalive = 5
+# Idle keep-alive connections are closed after this; a browser's next request on one can race the close (it then
+# sends it again). Longer than the gaps of a polling page between navigations (the load test saw the race at 5 s);
+# gthread keeps idle connections in its poller, not in a thread.
+keepalive = 20
 # The app is built once in the master and forked: building it takes ~2.5 s of CPU, which a restarting process
 # would otherwise spend while its siblings serve everyone (the load test saw 6 s stalls). Building it touches
 # neither Redis nor Celery (clients are made on each process's first request), so forking it is safe.

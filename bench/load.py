@@ -2,7 +2,9 @@
 
 ``run_load(base_url, clients, seconds, scenario)`` starts ``clients`` concurrent clients for ``seconds`` and
 returns a :class:`LoadReport`: per request kind the count, errors and the p50 / p95 / p99 / max latency in ms.
-``python -m bench.load URL --clients 50 --seconds 60 --scenario browse`` prints the summary table.
+``python -m bench.load URL --clients 50 --seconds 60 --scenario browse`` prints the summary table;
+``python -m bench.load --stack ../shared/data/online_retail.parquet --clients 20 --scenario overview`` starts the
+load test's stack first (tests/test_load.py: gunicorn with 2 processes while 2 sweeps run) - the issue-6 figure.
 
 A client does what a browser does (the sequence was recorded from Chromium on the real app):
 
@@ -86,6 +88,7 @@ class LoadReport:
     kinds: dict[str, KindStats] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     pages: int = 0
+    resent: int = 0  # requests sent again after the server closed an idle keep-alive connection (browsers do too)
 
     def record(self, kind: str, ms: float | None, error: str | None = None) -> None:
         stats = self.kinds.setdefault(kind, KindStats())
@@ -117,7 +120,8 @@ class LoadReport:
         """The summary as a Markdown table, one row per request kind and the total."""
         head = (f"{self.clients} clients, scenario '{self.scenario}', {self.seconds:.0f} s: {self.requests} "
                 f"requests ({self.requests / max(self.seconds, 1e-9):.0f}/s), {self.pages} pages opened, "
-                f"{self.errors} errors\n\n")
+                f"{self.errors} errors, {self.resent} sent again on a new connection after the server closed an "
+                f"idle keep-alive one\n\n")
         rows = ["| request | count | errors | p50 ms | p95 ms | p99 ms | max ms |",
                 "|---|---:|---:|---:|---:|---:|---:|"]
         for kind in sorted(self.kinds):
@@ -171,11 +175,21 @@ class Browser:
 
     # -- requests --
 
+    async def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """One request; sent once more when the server closed the (reused, idle) connection before answering, as
+        browsers do: gunicorn closes keep-alive connections idle for ``keepalive`` s, racing the next request."""
+        try:
+            response = await self.http.request(method, path, **kwargs)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            self.report.resent += 1
+            response = await self.http.request(method, path, **kwargs)
+        await response.aread()
+        return response
+
     async def get(self, kind: str, path: str) -> httpx.Response | None:
         start = time.perf_counter()
         try:
-            response = await self.http.get(path)
-            response.read()
+            response = await self._send("GET", path)
         except httpx.HTTPError as exc:
             self.report.record(kind, None, f"{type(exc).__name__}: {exc}")
             return None
@@ -214,8 +228,7 @@ class Browser:
             body["state"] = [self._item(s) for s in dep["state"]]
         start = time.perf_counter()
         try:
-            response = await self.http.post(f"/_dash-update-component?endId={self.end_id}", json=body)
-            response.read()
+            response = await self._send("POST", f"/_dash-update-component?endId={self.end_id}", json=body)
         except httpx.HTTPError as exc:
             self.report.record(kind, None, f"{type(exc).__name__}: {exc}")
             return None
@@ -413,17 +426,44 @@ def run_load(base_url: str, clients: int, seconds: float, scenario: str = "brows
                                       expected_describe=expected_describe, timeout=timeout))
 
 
+def _with_stack(data: str, args) -> tuple[str, LoadReport]:
+    """Start the load test's stack (tests/test_load.py: Redis, a niced worker with 2 processes, gunicorn with 2
+    processes, ``data`` ingested and described), start its 2 sweeps, run the load; the Markdown section."""
+    import tempfile
+    from pathlib import Path
+
+    from tests.test_load import LoadStack, run_under_sweeps
+
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
+        stack = LoadStack(Path(folder), Path(data))
+        try:
+            stack.prepare()
+            stack.start_sweeps()
+            report, text, _, _ = run_under_sweeps(stack, args.clients, args.seconds, args.scenario)
+        finally:
+            stack.close()
+    return text, report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
-    parser.add_argument("url", help="base URL of the running app, e.g. http://127.0.0.1:8050")
+    parser.add_argument("url", nargs="?", help="base URL of a running app, e.g. http://127.0.0.1:8050")
+    parser.add_argument("--stack", metavar="DATA_FILE",
+                        help="instead of a URL: start the load test's stack on this file (e.g. "
+                             "../shared/data/online_retail.parquet) with 2 sweeps running, then measure")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="browse")
     parser.add_argument("--ticks", type=int, default=3, help="polling ticks between page openings (default 3)")
     parser.add_argument("--markdown", help="also write the table to this file")
     args = parser.parse_args(argv)
-    report = run_load(args.url.rstrip("/"), args.clients, args.seconds, args.scenario, ticks=args.ticks)
-    table = report.table()
+    if bool(args.url) == bool(args.stack):
+        parser.error("give either a URL or --stack DATA_FILE")
+    if args.stack:
+        table, report = _with_stack(args.stack, args)
+    else:
+        report = run_load(args.url.rstrip("/"), args.clients, args.seconds, args.scenario, ticks=args.ticks)
+        table = report.table()
     print(table)
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as out:

@@ -7,7 +7,8 @@ mode. The Online Retail data is ingested and described, then two long sweeps sta
 runs the clients. The test asserts zero errors (HTTP status, Dash callback errors, error alerts in the page, the
 Overview's KPIs and 7 charts present), that both sweeps were running for the whole minute, and prints the summary
 table (also written to ``test-artifacts/load-summary.md`` and the JUnit report). Latencies are reported, not
-asserted (no timed tests); ``python -m bench.load`` measures the issue-6 figure the same way.
+asserted (no timed tests); ``python -m bench.load --stack ../shared/data/online_retail.parquet --clients 20
+--scenario overview`` measures the issue-6 figure (20 clients on the Overview) on the same stack.
 """
 
 from __future__ import annotations
