@@ -149,9 +149,10 @@ def _part(k: int) -> dict:
 
 
 def sweep_workers(n: int, ks: list[int], workers: int) -> dict:
-    """The worker fan-out: ``workers`` processes, one OpenMP/BLAS thread each, one evaluate_k task per k (in k
-    order, each to the next free worker), then the join (SweepResult.from_points). The matrix is built in each
-    worker before timing starts (the real workers read it from Parquet)."""
+    """The worker fan-out: ``workers`` processes, one OpenMP/BLAS thread each, one evaluate_k task per k (largest
+    k first, as workers.client dispatches them, each to the next free worker), then the join
+    (SweepResult.from_points). The matrix is built in each worker before timing starts (the real workers read it
+    from Parquet)."""
     import multiprocessing as mp
 
     from analysis.clustering import SweepPoint, SweepResult
@@ -159,7 +160,7 @@ def sweep_workers(n: int, ks: list[int], workers: int) -> dict:
     with mp.get_context("fork").Pool(workers, initializer=_worker_init, initargs=(n,)) as pool:
         pool.map(_warm, range(workers), chunksize=1)
         t = time.perf_counter()
-        parts = list(pool.imap_unordered(_part, ks, chunksize=1))
+        parts = list(pool.imap_unordered(_part, sorted(ks, reverse=True), chunksize=1))
         worker_peak = max(p.pop("peak_rss") for p in parts)
         result = SweepResult.from_points([SweepPoint.from_dict(p) for p in parts], n_customers=n, n_features=6,
                                          silhouette_sample_size=10_000)
@@ -168,8 +169,25 @@ def sweep_workers(n: int, ks: list[int], workers: int) -> dict:
             "inertia": {str(p.k): p.inertia for p in result.points}}
 
 
+# ---- web ---------------------------------------------------------------------------------------------------
+
+
+def web_overview(data: str, clients: int, seconds: float) -> dict:
+    """``clients`` browser-like clients opening the Overview of ``data`` for ``seconds`` against gunicorn with 2
+    processes while 2 sweeps run (the load test's stack, see bench/load.py and tests/test_load.py). Latencies
+    are over every request but static assets."""
+    import argparse
+
+    from bench.load import with_stack
+
+    _, report = with_stack(data, argparse.Namespace(clients=clients, seconds=seconds, scenario="overview"))
+    total = report.total()
+    return {"seconds": report.seconds, "requests": total["count"], "errors": report.errors,
+            "p50_ms": total["p50"], "p95_ms": total["p95"], "p99_ms": total["p99"]}
+
+
 CASES = {f.__name__: f for f in (polars_features, product_features, product_describe, sweep_product,
-                                 sweep_sklearn, sweep_workers)}
+                                 sweep_sklearn, sweep_workers, web_overview)}
 
 
 def run_case(name: str, args: dict) -> dict:

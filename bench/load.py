@@ -426,7 +426,7 @@ def run_load(base_url: str, clients: int, seconds: float, scenario: str = "brows
                                       expected_describe=expected_describe, timeout=timeout))
 
 
-def _with_stack(data: str, args) -> tuple[str, LoadReport]:
+def with_stack(data: str, args) -> tuple[str, LoadReport]:
     """Start the load test's stack (tests/test_load.py: Redis, a niced worker with 2 processes, gunicorn with 2
     processes, ``data`` ingested and described), start its 2 sweeps, run the load; the Markdown section."""
     import tempfile
@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.url) == bool(args.stack):
         parser.error("give either a URL or --stack DATA_FILE")
     if args.stack:
-        table, report = _with_stack(args.stack, args)
+        table, report = with_stack(args.stack, args)
     else:
         report = run_load(args.url.rstrip("/"), args.clients, args.seconds, args.scenario, ticks=args.ticks)
         table = report.table()
