@@ -168,7 +168,8 @@ class Client:
     def _dispatch(self, job: dict, *, only: list[int] | None = None) -> None:
         job_id = job["id"]
         if job["kind"] == "sweep":
-            for k in only if only is not None else job["params"]["k_values"]:
+            # Largest k first: the longest parts start first, so the workers finish together.
+            for k in sorted(only if only is not None else job["params"]["k_values"], reverse=True):
                 self.app.send_task("segments.sweep_part", args=[job_id, k], task_id=part_task_id(job_id, k),
                               queue=QUEUE)
         else:
