@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow.parquet as pq
 from pandas._libs.parsers import STR_NA_VALUES
 from pandas.tseries.api import guess_datetime_format
 
@@ -168,26 +169,29 @@ def _load(path: Path, *, mapping, name: str | None, dayfirst: bool | None) -> Po
 
 
 class _ParquetSource:
+    """Parquet read with pyarrow (which raises on damaged files, where polars' reader can abort the process),
+    then handed to polars without copying."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        schema = pl.read_parquet_schema(path)
-        self.names = list(schema)
+        try:
+            self.table = pq.read_table(path)
+        except Exception as exc:  # pyarrow raises many types for damaged files: the pandas path words the error
+            raise Unsupported(f"damaged Parquet ({type(exc).__name__})") from exc
+        self.names = list(self.table.column_names)
         self.columns = [str(c).strip() for c in self.names]
-        if len(set(self.columns)) != len(self.columns) or not self.columns:
-            raise Unsupported("duplicate or no column names")
+        if len(set(self.columns)) != len(self.columns) or not self.columns or self.table.num_rows == 0:
+            raise Unsupported("duplicate or no column names, or no rows")
         self._by_name = dict(zip(self.columns, self.names, strict=True))
 
     def sample(self) -> pd.DataFrame:
-        head = pl.scan_parquet(self.path).head(SAMPLE_ROWS).collect()
-        if head.height == 0:
-            raise Unsupported("no rows")
-        out = head.to_pandas()
+        out = self.table.slice(0, SAMPLE_ROWS).to_pandas()
         out.columns = self.columns
         return out
 
     def read(self, cols: list[str], kinds: dict[str, str]) -> pl.DataFrame:
-        lf = pl.scan_parquet(self.path).select([pl.col(self._by_name[c]).alias(c) for c in cols])
-        return lf.collect()
+        frame = pl.from_arrow(self.table.select([self._by_name[c] for c in cols]))
+        return frame.rename({self._by_name[c]: c for c in cols})
 
 
 class _CsvSource:
