@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pandas._libs.parsers import STR_NA_VALUES
 from pandas.tseries.api import guess_datetime_format
@@ -170,28 +171,39 @@ def _load(path: Path, *, mapping, name: str | None, dayfirst: bool | None) -> Po
 
 class _ParquetSource:
     """Parquet read with pyarrow (which raises on damaged files, where polars' reader can abort the process),
-    then handed to polars without copying."""
+    only the columns the roles need, then handed to polars without copying."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.table = pq.read_table(path)
+            self.file = pq.ParquetFile(path)
+            schema = self.file.schema_arrow
         except Exception as exc:  # pyarrow raises many types for damaged files: the pandas path words the error
             raise Unsupported(f"damaged Parquet ({type(exc).__name__})") from exc
-        self.names = list(self.table.column_names)
+        self.names = list(schema.names)
         self.columns = [str(c).strip() for c in self.names]
-        if len(set(self.columns)) != len(self.columns) or not self.columns or self.table.num_rows == 0:
+        if len(set(self.columns)) != len(self.columns) or not self.columns or self.file.metadata.num_rows == 0:
             raise Unsupported("duplicate or no column names, or no rows")
         self._by_name = dict(zip(self.columns, self.names, strict=True))
 
     def sample(self) -> pd.DataFrame:
-        out = self.table.slice(0, SAMPLE_ROWS).to_pandas()
+        try:
+            batch = next(self.file.iter_batches(batch_size=SAMPLE_ROWS))
+        except Exception as exc:
+            raise Unsupported(f"damaged Parquet ({type(exc).__name__})") from exc
+        # Dictionary columns carry the whole file's dictionary (1.6M order ids at 10M rows): decode the sample's
+        # own values so that pandas and normalize see 500 values, not a categorical of every value in the file.
+        arrays = [a.dictionary_decode() if pa.types.is_dictionary(a.type) else a for a in batch.columns]
+        out = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names).to_pandas()
         out.columns = self.columns
         return out
 
     def read(self, cols: list[str], kinds: dict[str, str]) -> pl.DataFrame:
-        frame = pl.from_arrow(self.table.select([self._by_name[c] for c in cols]))
-        return frame.rename({self._by_name[c]: c for c in cols})
+        try:
+            table = pq.read_table(self.path, columns=[self._by_name[c] for c in cols])
+        except Exception as exc:
+            raise Unsupported(f"damaged Parquet ({type(exc).__name__})") from exc
+        return pl.from_arrow(table).rename({self._by_name[c]: c for c in cols})
 
 
 class _CsvSource:
