@@ -27,6 +27,7 @@ from analysis.loading import read_table
 from analysis.normalize import Dataset, normalize
 from analysis.outliers import find_outliers
 from analysis.polars_clean import clean_transactions as clean_polars
+from analysis.polars_describe import describe_transactions_pl
 from analysis.polars_features import customer_features as customer_features_polars
 from analysis.polars_load import PolarsDataset, Unsupported, from_pandas, load_transactions, to_pandas
 from analysis.rfm import rfm_crosstab, rfm_scores
@@ -208,6 +209,8 @@ def describe(prepared: Prepared) -> dict:
     }
     if prepared.is_customer_level:
         out.update(describe_customers(prepared.table, spend_col=ds.mapping.get(S.AMOUNT, S.AMOUNT)))
+    elif prepared.frame is not None:  # the polars fast path: same report (tests/test_polars_describe.py)
+        out.update(describe_transactions_pl(prepared.frame))
     else:
         out.update(describe_transactions(prepared.table))
     return out
