@@ -134,7 +134,9 @@ def load_transactions(path: str | Path, *, mapping=None, name: str | None = None
     does not apply (see the module docstring); ``name`` is what messages call the file."""
     try:
         return _load(Path(path), mapping=mapping, name=name, dayfirst=dayfirst)
-    except (Unsupported, AnalysisError, pl.exceptions.PolarsError, OSError, ValueError, OverflowError):
+    # PanicException (a BaseException): polars / pyo3 refusing damaged input (e.g. text that is not UTF-8)
+    except (Unsupported, AnalysisError, pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError,
+            ValueError, OverflowError):
         return None
 
 
@@ -201,6 +203,7 @@ class _ParquetSource:
     def read(self, cols: list[str], kinds: dict[str, str]) -> pl.DataFrame:
         try:
             table = pq.read_table(self.path, columns=[self._by_name[c] for c in cols])
+            table.validate(full=True)  # e.g. text that is not UTF-8: polars would panic on it later
         except Exception as exc:
             raise Unsupported(f"damaged Parquet ({type(exc).__name__})") from exc
         return pl.from_arrow(table).rename({self._by_name[c]: c for c in cols})

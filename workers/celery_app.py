@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 
-# BLAS / OpenMP read these once, when numpy or scikit-learn first loads: set them before anything imports them.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+# BLAS / OpenMP / polars read these once, when numpy, scikit-learn or polars first loads: set them before anything
+# imports them (one thread per prefork process; the web stays responsive while workers are busy).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "POLARS_MAX_THREADS"):
     os.environ.setdefault(_var, os.environ.get("WORKER_THREADS") or "1")
 
 from celery import Celery, signals  # noqa: E402
