@@ -139,7 +139,7 @@ class Page(NamedTuple):
     """The rendered Overview of one finished describe job."""
 
     top: tuple  # (unavailable, kpis, header)
-    charts: html.Div
+    charts: html.Div | None  # None: not built (see rendered_page's build_charts)
 
 
 class Rendered:
@@ -172,10 +172,13 @@ class Rendered:
         return len(self._pages)
 
 
-def rendered_page(tc, job_id: str, cache: Rendered) -> Page | None:
+def rendered_page(tc, job_id: str, cache: Rendered, *, build_charts: bool = True) -> Page | None:
     """The rendered page of describe job ``job_id`` if the caller's team client ``tc`` sees it done, from ``cache`` or
     built from its result; None otherwise (absent, another team's, not done, or its result missing). The job is
-    always asked for first: the cache is shared by every team of the process."""
+    always asked for first: the cache is shared by every team of the process.
+
+    ``build_charts=False`` (the KPI callback): on a cache miss only the KPIs and header are rendered (``charts`` is
+    None, nothing is cached), so the figures are built once, by the charts callback, and never delay the KPIs."""
     job = tc.status(job_id)
     if job is None or job["kind"] != "describe" or job["status"] != "done":
         return None
@@ -184,6 +187,8 @@ def rendered_page(tc, job_id: str, cache: Rendered) -> Page | None:
         describe = tc.result(job_id, "describe")
         if describe is None:
             return None
+        if not build_charts:
+            return Page(render_result(job, describe), None)
         page = cache.put(job_id, Page(render_result(job, describe), charts(describe)))
     return page
 
@@ -230,7 +235,7 @@ def register(app: dash.Dash) -> None:
                 return C.alert(f"Job {job_id} is a {job['kind']} job, not a describe job.", "warning"), \
                     "", "", "", None
             if job is not None and job["status"] == "done":
-                page = rendered_page(tc, job_id, cache)
+                page = rendered_page(tc, job_id, cache, build_charts=False)
                 if page is None:
                     return C.alert("The result of this job is missing.", "warning"), "", "", "", None
                 return ("", *page.top, job_id)
