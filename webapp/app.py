@@ -246,10 +246,12 @@ def create_app(client: Client | None = None) -> dash.Dash:
 
     if hosted is not None:
         @app.callback(Output(C.NAV_USER, "children"), Output(C.NAV_SIGNOUT_TOKEN, "value"),
-                      Input(ids.URL, "pathname"))
+                      Output(C.NAV_SIGNOUT, "disabled"), Input(ids.URL, "pathname"))
         def show_user(_path):
+            """Who is signed in, and the sign-out form's token; the button is enabled only once the token is in
+            the form (a click before would post an empty token and be refused)."""
             user, team = current_identity()
-            return [html.Strong(user), f" · team {team}"], auth.csrf_token()
+            return [html.Strong(user), f" · team {team}"], auth.csrf_token(), False
 
     register_healthz(server, get_client)
     register_downloads(server)

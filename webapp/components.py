@@ -57,7 +57,7 @@ def navbar(local: bool) -> dbc.Navbar:
         right.append(html.Span(id=NAV_USER, className="navbar-text text-light small ms-1"))
         right.append(html.Form([
             dcc.Input(type="hidden", name="csrf_token", id=NAV_SIGNOUT_TOKEN, value=""),
-            html.Button("Sign out", type="submit", id=NAV_SIGNOUT,
+            html.Button("Sign out", type="submit", id=NAV_SIGNOUT, disabled=True,  # until the token is set
                         className="btn btn-link btn-sm text-light text-decoration-underline p-0 ms-3"),
         ], action="/logout", method="POST", id=NAV_SIGNOUT_FORM, className="d-inline m-0"))
     return dbc.Navbar(
