@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 from pandas._libs.parsers import STR_NA_VALUES
 from pandas.tseries.api import guess_datetime_format
@@ -172,41 +171,32 @@ def _load(path: Path, *, mapping, name: str | None, dayfirst: bool | None) -> Po
 
 
 class _ParquetSource:
-    """Parquet read with pyarrow (which raises on damaged files, where polars' reader can abort the process),
-    only the columns the roles need, then handed to polars without copying."""
+    """Parquet: the schema from pyarrow's metadata reader, the rows read by polars (only the columns the roles
+    need). polars refuses damaged files and text that is not UTF-8 with an error (checked by the loader fuzz
+    test, which mutates valid Parquet files); the caller then falls back to the pandas path's message."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.file = pq.ParquetFile(path)
-            schema = self.file.schema_arrow
+            meta = pq.ParquetFile(path)
+            schema = meta.schema_arrow
         except Exception as exc:  # pyarrow raises many types for damaged files: the pandas path words the error
             raise Unsupported(f"damaged Parquet ({type(exc).__name__})") from exc
         self.names = list(schema.names)
         self.columns = [str(c).strip() for c in self.names]
-        if len(set(self.columns)) != len(self.columns) or not self.columns or self.file.metadata.num_rows == 0:
+        if len(set(self.columns)) != len(self.columns) or not self.columns or meta.metadata.num_rows == 0:
             raise Unsupported("duplicate or no column names, or no rows")
         self._by_name = dict(zip(self.columns, self.names, strict=True))
 
     def sample(self) -> pd.DataFrame:
-        try:
-            batch = next(self.file.iter_batches(batch_size=SAMPLE_ROWS))
-        except Exception as exc:
-            raise Unsupported(f"damaged Parquet ({type(exc).__name__})") from exc
-        # Dictionary columns carry the whole file's dictionary (1.6M order ids at 10M rows): decode the sample's
-        # own values so that pandas and normalize see 500 values, not a categorical of every value in the file.
-        arrays = [a.dictionary_decode() if pa.types.is_dictionary(a.type) else a for a in batch.columns]
-        out = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names).to_pandas()
+        """The first rows with text (also dictionary-encoded text) as ``str`` columns."""
+        out = as_strings(pl.read_parquet(self.path, columns=self.names, n_rows=SAMPLE_ROWS)).to_pandas()
         out.columns = self.columns
         return out
 
     def read(self, cols: list[str], kinds: dict[str, str]) -> pl.DataFrame:
-        try:
-            table = pq.read_table(self.path, columns=[self._by_name[c] for c in cols])
-            table.validate(full=True)  # e.g. text that is not UTF-8: polars would panic on it later
-        except Exception as exc:
-            raise Unsupported(f"damaged Parquet ({type(exc).__name__})") from exc
-        return pl.from_arrow(table).rename({self._by_name[c]: c for c in cols})
+        frame = pl.read_parquet(self.path, columns=[self._by_name[c] for c in cols])
+        return frame.rename({self._by_name[c]: c for c in cols})
 
 
 class _CsvSource:
@@ -380,11 +370,13 @@ class _Normalizer:
 # ---- ids and text ---------------------------------------------------------------------------------------------
 
 
-def _recode(values: pl.Series, change) -> pl.Series:
+def _recode(values: pl.Series, change, check=None) -> pl.Series:
     """A categorical column with ``change`` (String Series -> String Series) applied once per distinct value;
-    the result is categorical too."""
+    the result is categorical too. ``check`` (optional) is called with the distinct values first (as String)."""
     distinct = values.drop_nulls().unique()
     text = distinct.cast(pl.String)
+    if check is not None:
+        check(text)
     new = change(text)
     if new.equals(text):
         return values.cast(pl.Categorical)
@@ -410,16 +402,19 @@ def _text(values: pl.Series, *, stored_categories: bool = True) -> pl.Series:
     stores the column as categories (pandas then strips only when the stripped categories stay distinct)."""
     dtype = values.dtype
     if dtype in (pl.Categorical, pl.Enum):
-        if stored_categories:
-            used = values.drop_nulls().unique().cast(pl.String)
-            if used.str.strip_chars().n_unique() != used.len():
-                raise Unsupported("categories that collide once stripped")
-        return _recode(values, _strip_empty)
+        return _recode(values, _strip_empty, _no_collisions if stored_categories else None)
     if dtype == pl.String:
         return _strip_empty(values)
     if dtype.is_integer():
         return _strip_empty(values.cast(pl.String))
     raise Unsupported(f"text column of type {dtype}")
+
+
+def _no_collisions(categories: pl.Series) -> None:
+    """Stored categories must stay distinct once stripped (else pandas keeps them unstripped)."""
+    stripped = categories.str.strip_chars()
+    if not stripped.equals(categories) and stripped.n_unique() != categories.len():
+        raise Unsupported("categories that collide once stripped")
 
 
 _WHOLE_NUMBER_TEXT = r"^[-+]?\d+\.0+$"
@@ -447,9 +442,7 @@ def _id_text(values: pl.Series, *, stored_categories: bool = True) -> pl.Series:
         return v.cast(pl.Int64).cast(pl.String)
     if dtype not in STRING_TYPES:
         raise Unsupported(f"id column of type {dtype}")
-    if dtype in (pl.Categorical, pl.Enum) and not stored_categories:
-        return _recode(values, lambda text: _whole_numbers(_strip_empty(text)))
-    out = _text(values, stored_categories=stored_categories)
-    if out.dtype == pl.Categorical:
-        return _recode(out, _whole_numbers)
-    return _whole_numbers(out)
+    if dtype in (pl.Categorical, pl.Enum):  # stripped, then whole numbers, in one pass over the categories
+        return _recode(values, lambda text: _whole_numbers(_strip_empty(text)),
+                       _no_collisions if stored_categories else None)
+    return _whole_numbers(_text(values, stored_categories=stored_categories))
