@@ -93,7 +93,7 @@ def clean_transactions(tx: pl.DataFrame, *, rules: Mapping[str, bool] | None = N
         raise Unsupported("nothing left after cleaning")
     clean = tx.filter(flags["keep"])
     returns = tx.filter(flags["returns"] & tx[S.CUSTOMER_ID].is_not_null()).select(S.CUSTOMER_ID, S.AMOUNT)
-    customers = clean[S.CUSTOMER_ID].drop_nulls().unique().head(2).to_list()
+    customers = _two_customers(clean[S.CUSTOMER_ID])
     report = QualityReport(
         raw_rows=int(totals["raw_rows"]),
         raw_revenue=float(totals["raw_revenue"]),
@@ -106,6 +106,16 @@ def clean_transactions(tx: pl.DataFrame, *, rules: Mapping[str, bool] | None = N
             range(max(len(customers), 1)))),
     )
     return PolarsCleanResult(clean=clean, returns=returns, report=report)
+
+
+def _two_customers(ids: pl.Series) -> list[str]:
+    """Up to two distinct customer ids of ``ids`` (the first one and another), without a pass over distinct values."""
+    present = ids.drop_nulls()
+    if present.len() == 0:
+        return []
+    first = present[0]
+    other = present.filter(present != first)
+    return [first] if other.len() == 0 else [first, other[0]]
 
 
 def rule_masks(tx: pl.DataFrame) -> dict[str, pl.Series]:
@@ -156,9 +166,7 @@ class _TextColumn:
     def __init__(self, values: pl.Series) -> None:
         self.values = values
         if values.dtype == pl.Categorical:
-            codes = values.to_physical()
-            self.codes = codes.fill_null(0).to_numpy()
-            self.missing = codes.is_null().to_numpy()
+            self.codes = values.to_physical()
             distinct = values.drop_nulls().unique()
             self.distinct_codes = distinct.to_physical().to_numpy()
             self.distinct = distinct.cast(pl.String)
@@ -168,9 +176,12 @@ class _TextColumn:
         """``test`` (String Series -> Boolean Series) of every value; missing values False."""
         if self.values.dtype != pl.Categorical:
             return test(self.values).fill_null(False)
+        hit = test(self.distinct).fill_null(False).to_numpy()
+        if not hit.any():
+            return pl.repeat(False, self.values.len(), eager=True)
         table = np.zeros(self.size, dtype=bool)
-        table[self.distinct_codes] = test(self.distinct).fill_null(False).to_numpy()
-        return pl.Series(table[self.codes] & ~self.missing)
+        table[self.distinct_codes[hit]] = True
+        return pl.Series(table).gather(self.codes).fill_null(False)
 
 
 def duplicated(tx: pl.DataFrame) -> pl.Series:

@@ -300,7 +300,11 @@ class _Normalizer:
             unit = pl.select(amount / pl.when(quantity != 0).then(quantity)).to_series()
             cols[S.UNIT_PRICE] = unit.fill_nan(None)
         if S.ORDER_ID in m:
-            cols[S.ORDER_ID] = _id_text(raw[m[S.ORDER_ID]], stored_categories=self.stored)
+            order = raw[m[S.ORDER_ID]]
+            stored = self.stored and order.dtype != pl.String
+            if order.dtype == pl.String:  # checked, recoded, tested and counted once per distinct order id
+                order = order.cast(pl.Categorical)
+            cols[S.ORDER_ID] = _id_text(order, stored_categories=stored)
         else:
             day = cols[S.ORDER_DATE].dt.strftime("%Y-%m-%d").fill_null("")
             cols[S.ORDER_ID] = day + "|" + cols[S.CUSTOMER_ID].fill_null("guest")
