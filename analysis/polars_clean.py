@@ -13,6 +13,7 @@ numbers Float64, missing values null, never NaN).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,7 +120,18 @@ def _two_customers(ids: pl.Series) -> list[str]:
 
 
 def rule_masks(tx: pl.DataFrame) -> dict[str, pl.Series]:
-    """Rule name -> boolean mask (length ``tx.height``, no nulls) of the rows the rule matches on ``tx``."""
+    """Rule name -> boolean mask (length ``tx.height``, no nulls) of the rows the rule matches on ``tx``.
+
+    The duplicate rows (the costliest mask) are found on a second thread; polars releases the GIL."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        duplicates = pool.submit(duplicated, tx)
+        try:
+            return _rule_masks(tx, duplicates)
+        finally:
+            duplicates.cancel()
+
+
+def _rule_masks(tx: pl.DataFrame, duplicates: Future) -> dict[str, pl.Series]:
     q, amount = pl.col(S.QUANTITY), pl.col(S.AMOUNT)
     none = pl.repeat(False, tx.height, eager=True)
     m = tx.select(**{
@@ -155,7 +167,7 @@ def rule_masks(tx: pl.DataFrame) -> dict[str, pl.Series]:
     if S.PRODUCT_ID in tx.columns:
         codes = sorted(NON_PRODUCT_CODES)
         out["non_product_codes"] = _TextColumn(tx[S.PRODUCT_ID]).mask(lambda t: t.str.to_uppercase().is_in(codes))
-    out["duplicates"] = duplicated(tx)
+    out["duplicates"] = duplicates.result()
     out["cancelled_giant_orders"] = cancelled_giant_purchases(tx, out["cancellations"])
     return {r.name: out[r.name].alias(r.name) for r in RULES}
 

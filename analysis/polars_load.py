@@ -22,6 +22,8 @@ today's results and messages) for anything it cannot read exactly the same way:
 from __future__ import annotations
 
 import mmap
+import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -216,8 +218,14 @@ class _CsvSource:
             raise Unsupported("duplicate column names")
 
     def sample(self) -> pd.DataFrame:
-        out = pd.read_csv(self.path, sep=self.sep, nrows=SAMPLE_ROWS, encoding="utf-8-sig", skipinitialspace=True,
-                          dtype=str, index_col=False, low_memory=False)
+        with warnings.catch_warnings():
+            # rows longer than the header: the pandas path decides what to say about them
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            try:
+                out = pd.read_csv(self.path, sep=self.sep, nrows=SAMPLE_ROWS, encoding="utf-8-sig",
+                                  skipinitialspace=True, dtype=str, index_col=False, low_memory=False)
+            except pd.errors.ParserWarning as exc:
+                raise Unsupported(f"rows read with a warning ({exc})") from exc
         out.columns = [str(c).strip() for c in out.columns]
         if list(out.columns) != self.columns or len(out) == 0:
             raise Unsupported("header read differently")
@@ -277,8 +285,17 @@ class _Normalizer:
         self.stored = not text_file  # categorical columns of a text file are the reader's, not the file's
 
     def canonical(self, raw: pl.DataFrame, ds: Dataset) -> tuple[pl.DataFrame, str | None]:
+        # polars releases the GIL: the customer ids (the costliest column) are made on a second thread
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            customers = pool.submit(_id_text, raw[ds.mapping[S.CUSTOMER_ID]], stored_categories=self.stored)
+            try:
+                return self._canonical(raw, ds, customers)
+            finally:
+                customers.cancel()
+
+    def _canonical(self, raw: pl.DataFrame, ds: Dataset, customers: Future) -> tuple[pl.DataFrame, str | None]:
         m = ds.mapping
-        cols: dict[str, pl.Series] = {S.CUSTOMER_ID: _id_text(raw[m[S.CUSTOMER_ID]], stored_categories=self.stored)}
+        cols: dict[str, pl.Series] = {}
         dates, note = self.dates(raw[m[S.ORDER_DATE]], m[S.ORDER_DATE])
         cols[S.ORDER_DATE] = dates
         amount_col = raw[m[S.AMOUNT]] if S.AMOUNT in m else None
@@ -299,6 +316,7 @@ class _Normalizer:
             cols[S.QUANTITY] = quantity.alias(S.QUANTITY)
             unit = pl.select(amount / pl.when(quantity != 0).then(quantity)).to_series()
             cols[S.UNIT_PRICE] = unit.fill_nan(None)
+        cols[S.CUSTOMER_ID] = customers.result()
         if S.ORDER_ID in m:
             order = raw[m[S.ORDER_ID]]
             stored = self.stored and order.dtype != pl.String
