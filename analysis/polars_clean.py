@@ -203,12 +203,11 @@ def duplicated(tx: pl.DataFrame) -> pl.Series:
     stand for distinct strings); only rows whose hash occurs twice are compared value by value, in every column."""
     cheap = [c for c in tx.columns if c not in (S.CUSTOMER_ID, S.DESCRIPTION)]
     key = [pl.col(c).to_physical() if tx.schema[c] == pl.Categorical else pl.col(c) for c in cheap]
-    # one hash per column, combined (a quarter of the time of hashing a struct of the columns); equal hashes
-    # are only candidates, compared value by value below
-    combined = key[0].hash(seed=0)
+    # one hash per column, combined column by column (a third of the time of hashing a struct of the columns,
+    # and only three 8-byte columns alive at a time); equal hashes are only candidates, compared below
+    hashes = tx.select(key[0].hash(seed=0)).to_series()
     for i, k in enumerate(key[1:], start=1):
-        combined = (combined * 1_000_003) ^ k.hash(seed=i)
-    hashes = tx.select(combined).to_series()
+        hashes = (hashes * 1_000_003) ^ tx.select(k.hash(seed=i)).to_series()
     ordered = hashes.sort()
     repeated = ordered.filter(ordered == ordered.shift(1)).unique()
     mask = np.zeros(tx.height, dtype=bool)

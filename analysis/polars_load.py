@@ -450,18 +450,25 @@ def _whole_numbers(text: pl.Series) -> pl.Series:
     return pl.select(pl.when(whole).then(text.str.replace(r"\.0+$", "")).otherwise(text)).to_series().alias(text.name)
 
 
+def _number_ids(values: pl.Series) -> pl.Series:
+    """Integer ids as categorical text (``17850`` -> ``"17850"``), written once per distinct id."""
+    distinct = values.unique().drop_nulls()
+    text = distinct.cast(pl.String).cast(pl.Categorical)
+    return values.replace_strict(distinct, text, return_dtype=pl.Categorical)
+
+
 def _id_text(values: pl.Series, *, stored_categories: bool = True) -> pl.Series:
     """Ids as text, value by value, as :func:`analysis.normalize._id_text` writes them."""
     dtype = values.dtype
     if dtype.is_integer():
-        return values.cast(pl.String)
+        return _number_ids(values)
     if dtype.is_float():
         v = values.cast(pl.Float64).fill_nan(None)
         present = v.is_not_null()
         whole = (v.is_finite() & (v == v.floor()) & (v.abs() < 2.0**63)).fill_null(False)
         if (present & ~whole).any():
             raise Unsupported("ids stored as numbers that are not whole")
-        return v.cast(pl.Int64).cast(pl.String)
+        return _number_ids(v.cast(pl.Int64))
     if dtype not in STRING_TYPES:
         raise Unsupported(f"id column of type {dtype}")
     if dtype in (pl.Categorical, pl.Enum):  # stripped, then whole numbers, in one pass over the categories
