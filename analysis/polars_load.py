@@ -451,10 +451,18 @@ def _whole_numbers(text: pl.Series) -> pl.Series:
 
 
 def _number_ids(values: pl.Series) -> pl.Series:
-    """Integer ids as categorical text (``17850`` -> ``"17850"``), written once per distinct id."""
-    distinct = values.unique().drop_nulls()
-    text = distinct.cast(pl.String).cast(pl.Categorical)
-    return values.replace_strict(distinct, text, return_dtype=pl.Categorical)
+    """Whole-number ids (integers, or floats holding whole numbers) as categorical text (``17850.0`` ->
+    ``"17850"``), written once per distinct id: one hash pass (pandas.factorize), then a gather of the codes."""
+    if values.dtype.is_integer() and values.null_count():  # to_numpy would turn them into floats
+        distinct = values.unique().drop_nulls()
+        text = distinct.cast(pl.String).cast(pl.Categorical)
+        return values.replace_strict(distinct, text, return_dtype=pl.Categorical)
+    codes, uniques = pd.factorize(values.to_numpy())  # missing (NaN) -> code -1
+    text = pl.Series(uniques).cast(pl.Int64).cast(pl.String).cast(pl.Categorical)
+    index = pl.Series(codes)
+    if values.null_count():
+        index = pl.select(pl.when(index >= 0).then(index)).to_series()
+    return text.gather(index).alias(values.name)
 
 
 def _id_text(values: pl.Series, *, stored_categories: bool = True) -> pl.Series:
@@ -468,7 +476,7 @@ def _id_text(values: pl.Series, *, stored_categories: bool = True) -> pl.Series:
         whole = (v.is_finite() & (v == v.floor()) & (v.abs() < 2.0**63)).fill_null(False)
         if (present & ~whole).any():
             raise Unsupported("ids stored as numbers that are not whole")
-        return _number_ids(v.cast(pl.Int64))
+        return _number_ids(v)
     if dtype not in STRING_TYPES:
         raise Unsupported(f"id column of type {dtype}")
     if dtype in (pl.Categorical, pl.Enum):  # stripped, then whole numbers, in one pass over the categories

@@ -24,7 +24,7 @@ from analysis.errors import AnalysisError
 from analysis.features import customer_features
 from analysis.loading import read_table
 from analysis.normalize import normalize
-from analysis.polars_load import PolarsDataset, load_transactions
+from analysis.polars_load import PolarsDataset, load_transactions, to_pandas
 
 ALL_RULES_ON = {"duplicates": True, "non_product_codes": True, "cancelled_giant_orders": True}
 
@@ -347,3 +347,26 @@ def test_describe_report_of_the_fast_path_equals_the_pandas_report(online_retail
     same(slow, fast)
     assert fast["summary"]["customers"] == 4_338 and fast["summary"]["orders"] == 18_532
     assert fast["one_time_vs_repeat"]["one_time_customers"] == 1_493
+
+
+@pytest.mark.parametrize("ids", ["categorical", "text"])
+def test_duplicate_rows_are_found_exactly_with_either_row_key(ids):
+    """polars_clean.duplicated keys rows by the order and product codes (categorical ids) or by a hash of the
+    columns (text ids); either way only rows equal in every column, missing values included, are duplicates."""
+    from analysis.polars_clean import duplicated
+
+    text = pl.Categorical if ids == "categorical" else pl.String
+    day = pd.Timestamp("2011-01-02 10:00")
+    tx = pl.DataFrame({
+        S.ORDER_ID: ["1", "1", "1", "2", None, None, "1"],
+        S.CUSTOMER_ID: ["x", "x", "y", "x", "z", "z", "x"],  # row 2 differs from row 0 only here
+        S.ORDER_DATE: [day] * 7,
+        S.QUANTITY: [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 3.0],  # row 6 differs from row 0 only here
+        S.UNIT_PRICE: [2.5] * 7,
+        S.AMOUNT: [2.5, 2.5, 2.5, 2.5, 5.0, 5.0, 7.5],
+        S.PRODUCT_ID: ["a", "a", "a", "a", None, None, "a"],
+        S.DESCRIPTION: ["d", "d", "d", "d", None, None, "d"],
+    }).with_columns(pl.col(S.ORDER_ID, S.CUSTOMER_ID, S.PRODUCT_ID, S.DESCRIPTION).cast(text))
+    assert duplicated(tx).to_list() == [False, True, False, False, False, True, False]
+    expected = to_pandas(tx).duplicated(keep="first").to_list()
+    assert duplicated(tx).to_list() == expected
