@@ -122,16 +122,32 @@ def _two_customers(ids: pl.Series) -> list[str]:
 def rule_masks(tx: pl.DataFrame) -> dict[str, pl.Series]:
     """Rule name -> boolean mask (length ``tx.height``, no nulls) of the rows the rule matches on ``tx``.
 
-    The duplicate rows (the costliest mask) are found on a second thread; polars releases the GIL."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    The duplicate rows and the product / description masks are found on two more threads while this one tests
+    the order ids; polars releases the GIL."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
         duplicates = pool.submit(duplicated, tx)
+        text = pool.submit(_product_and_description_masks, tx)
         try:
-            return _rule_masks(tx, duplicates)
+            return _rule_masks(tx, duplicates, text)
         finally:
             duplicates.cancel()
+            text.cancel()
 
 
-def _rule_masks(tx: pl.DataFrame, duplicates: Future) -> dict[str, pl.Series]:
+def _product_and_description_masks(tx: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """(description says "adjust bad debt", product id is a non-product code), each False where missing."""
+    none = pl.repeat(False, tx.height, eager=True)
+    debt = products = none
+    if S.DESCRIPTION in tx.columns:
+        debt = _TextColumn(tx[S.DESCRIPTION]).mask(
+            lambda t: t.str.to_lowercase().str.contains("adjust bad debt", literal=True))
+    if S.PRODUCT_ID in tx.columns:
+        codes = sorted(NON_PRODUCT_CODES)
+        products = _TextColumn(tx[S.PRODUCT_ID]).mask(lambda t: t.str.to_uppercase().is_in(codes))
+    return debt, products
+
+
+def _rule_masks(tx: pl.DataFrame, duplicates: Future, text: Future) -> dict[str, pl.Series]:
     q, amount = pl.col(S.QUANTITY), pl.col(S.AMOUNT)
     none = pl.repeat(False, tx.height, eager=True)
     m = tx.select(**{
@@ -158,15 +174,9 @@ def _rule_masks(tx: pl.DataFrame, duplicates: Future) -> dict[str, pl.Series]:
     out = {name: m[name] for name in ("missing_values", "missing_customer_id", "non_positive_quantity",
                                       "non_positive_price")}
     out["cancellations"] = prefix("C", m["_q_neg"])
-    debt = none
-    if S.DESCRIPTION in tx.columns:
-        debt = _TextColumn(tx[S.DESCRIPTION]).mask(
-            lambda t: t.str.to_lowercase().str.contains("adjust bad debt", literal=True))
-    out["bad_debt"] = prefix("A", m["_a_neg"]) | debt
-    out["non_product_codes"] = none
-    if S.PRODUCT_ID in tx.columns:
-        codes = sorted(NON_PRODUCT_CODES)
-        out["non_product_codes"] = _TextColumn(tx[S.PRODUCT_ID]).mask(lambda t: t.str.to_uppercase().is_in(codes))
+    bad_debt = prefix("A", m["_a_neg"])
+    debt, out["non_product_codes"] = text.result()
+    out["bad_debt"] = bad_debt | debt
     out["duplicates"] = duplicates.result()
     out["cancelled_giant_orders"] = cancelled_giant_purchases(tx, out["cancellations"])
     return {r.name: out[r.name].alias(r.name) for r in RULES}

@@ -285,15 +285,26 @@ class _Normalizer:
         self.stored = not text_file  # categorical columns of a text file are the reader's, not the file's
 
     def canonical(self, raw: pl.DataFrame, ds: Dataset) -> tuple[pl.DataFrame, str | None]:
-        # polars releases the GIL: the customer ids (the costliest column) are made on a second thread
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            customers = pool.submit(_id_text, raw[ds.mapping[S.CUSTOMER_ID]], stored_categories=self.stored)
+        # polars releases the GIL: the customer and order ids (the costliest columns) are made on two more threads
+        m = ds.mapping
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            customers = pool.submit(_id_text, raw[m[S.CUSTOMER_ID]], stored_categories=self.stored)
+            orders = pool.submit(self.order_ids, raw[m[S.ORDER_ID]]) if S.ORDER_ID in m else None
             try:
-                return self._canonical(raw, ds, customers)
+                return self._canonical(raw, ds, customers, orders)
             finally:
-                customers.cancel()
+                for job in (customers, orders):
+                    if job is not None:
+                        job.cancel()
 
-    def _canonical(self, raw: pl.DataFrame, ds: Dataset, customers: Future) -> tuple[pl.DataFrame, str | None]:
+    def order_ids(self, order: pl.Series) -> pl.Series:
+        stored = self.stored and order.dtype != pl.String
+        if order.dtype == pl.String:  # checked, recoded, tested and counted once per distinct order id
+            order = order.cast(pl.Categorical)
+        return _id_text(order, stored_categories=stored)
+
+    def _canonical(self, raw: pl.DataFrame, ds: Dataset, customers: Future,
+                   orders: Future | None) -> tuple[pl.DataFrame, str | None]:
         m = ds.mapping
         cols: dict[str, pl.Series] = {}
         dates, note = self.dates(raw[m[S.ORDER_DATE]], m[S.ORDER_DATE])
@@ -316,19 +327,15 @@ class _Normalizer:
             cols[S.QUANTITY] = quantity.alias(S.QUANTITY)
             unit = pl.select(amount / pl.when(quantity != 0).then(quantity)).to_series()
             cols[S.UNIT_PRICE] = unit.fill_nan(None)
-        cols[S.CUSTOMER_ID] = customers.result()
-        if S.ORDER_ID in m:
-            order = raw[m[S.ORDER_ID]]
-            stored = self.stored and order.dtype != pl.String
-            if order.dtype == pl.String:  # checked, recoded, tested and counted once per distinct order id
-                order = order.cast(pl.Categorical)
-            cols[S.ORDER_ID] = _id_text(order, stored_categories=stored)
-        else:
-            day = cols[S.ORDER_DATE].dt.strftime("%Y-%m-%d").fill_null("")
-            cols[S.ORDER_ID] = day + "|" + cols[S.CUSTOMER_ID].fill_null("guest")
         for role in (S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY):
             if role in m:
                 cols[role] = _text(raw[m[role]], stored_categories=self.stored)
+        cols[S.CUSTOMER_ID] = customers.result()
+        if orders is not None:
+            cols[S.ORDER_ID] = orders.result()
+        else:
+            day = cols[S.ORDER_DATE].dt.strftime("%Y-%m-%d").fill_null("")
+            cols[S.ORDER_ID] = day + "|" + cols[S.CUSTOMER_ID].fill_null("guest")
         ordered = [c for c in S.TRANSACTION_ROLES if c in cols]
         frame = pl.DataFrame([cols[c].alias(c) for c in ordered])
         return canonical(frame), note
