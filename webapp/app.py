@@ -7,7 +7,7 @@ processes serve the same users. The web process never computes: pages submit job
 
 Polling: one ``dcc.Interval`` (:data:`webapp.ids.POLL`) refreshes the team's job list; it is enabled only while a
 job of the team is queued or running. While the job queue (Redis) is unreachable a second, slower interval
-(:data:`QUEUE_RETRY`) asks again every :data:`RETRY_MS` ms, so a page opened before Redis was up (or during a
+(``ids.QUEUE_RETRY``) asks again every :data:`RETRY_MS` ms, so a page opened before Redis was up (or during a
 Redis restart) clears its "Queue unavailable" banner and shows the data by itself, without a reload. Pages that
 submit a job write their ``ids.kick(page)`` store, which refreshes at once (and so switches polling on). Page
 callbacks listen to the job list store and fetch a result once, when their job is done.
@@ -46,7 +46,6 @@ TEAM = OWNER = "local"  # local mode; hosted mode signs users in (webapp.auth, w
 ACTIVE = C.ACTIVE
 POLL_MS = 1000
 RETRY_MS = 3000  # while the queue is unavailable, ask again this often
-QUEUE_RETRY = "queue-retry"  # the dcc.Interval enabled only while the queue is unavailable
 JOB_LIMIT = 50
 DEFAULT_MAX_UPLOAD_MB = 100
 BASE64_OVERHEAD = 1.37  # uploads travel base64 inside JSON
@@ -182,7 +181,7 @@ def layout() -> html.Div:
         dcc.Store(id=ids.RULES, storage_type="local", data={}),
         dcc.Store(id=ids.PICKS, storage_type="local", data={}),
         dcc.Interval(id=ids.POLL, interval=POLL_MS, disabled=True),
-        dcc.Interval(id=QUEUE_RETRY, interval=RETRY_MS, disabled=True),
+        dcc.Interval(id=ids.QUEUE_RETRY, interval=RETRY_MS, disabled=True),
     ])
 
 
@@ -216,9 +215,9 @@ def create_app(client: Client | None = None) -> dash.Dash:
     @app.callback(
         Output(ids.JOBS, "data"), Output(ids.DATASETS, "data"), Output(ids.POLL, "disabled"),
         Output(ids.NAV_ACTIVE, "children"), Output(ids.QUEUE_ALERT, "children"), Output(ids.QUEUE_ALERT, "is_open"),
-        Output(QUEUE_RETRY, "disabled"),
+        Output(ids.QUEUE_RETRY, "disabled"),
         Input(ids.POLL, "n_intervals"), Input(ids.kick(ALL), "data"), Input(ids.URL, "pathname"),
-        Input(QUEUE_RETRY, "n_intervals"),
+        Input(ids.QUEUE_RETRY, "n_intervals"),
         State(ids.JOBS, "data"), State(ids.DATASETS, "data"),
     )
     def refresh(_n, _kick, _path, _retry, previous_jobs, previous_datasets):

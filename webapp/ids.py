@@ -15,6 +15,7 @@ DATASET = "store-dataset"  # local storage: the selected dataset id
 RULES = "store-rules"  # local storage: {dataset id: {rule: on/off}}
 PICKS = "store-picks"  # local storage: {"sweep"|"cluster"|"describe": {dataset id: job id}} (last run per dataset)
 QUEUE_ALERT = "queue-alert"
+QUEUE_RETRY = "queue-retry"  # a dcc.Interval enabled only while the queue is unavailable
 NAV_DATASET = "nav-dataset"
 NAV_ACTIVE = "nav-active"
 LOCAL_BADGE = "local-mode-badge"
