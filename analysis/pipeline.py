@@ -109,11 +109,15 @@ class Prepared:
     dataset came through the polars fast path (canonical columns of :mod:`analysis.schema`: text String, dates
     Datetime[ns], numbers Float64, missing values null), else None. ``table`` and ``returns`` are then made from
     them on first use (pandas, exactly as the pandas path makes them) and kept.
+    ``rule_bits``: on the polars path, every cleaning rule's mask of the dataset's rows (one UInt16 per row, see
+    :func:`analysis.polars_clean.rule_bits`), which the ingest job stores with the dataset so that later cleanings
+    of it (with any rules) skip computing them; else None.
     """
 
     def __init__(self, dataset: Dataset, table: pd.DataFrame | None, returns: pd.DataFrame | None,
                  quality: QualityReport | None, as_of: pd.Timestamp | None, notes: list[str] | None = None, *,
-                 frame: pl.DataFrame | None = None, returns_frame: pl.DataFrame | None = None) -> None:
+                 frame: pl.DataFrame | None = None, returns_frame: pl.DataFrame | None = None,
+                 rule_bits: pl.Series | None = None) -> None:
         if table is None and frame is None or returns is None and returns_frame is None:
             raise ValueError("Prepared needs the clean table and the returns, as pandas or polars frames")
         self.dataset = dataset
@@ -124,6 +128,7 @@ class Prepared:
         self.notes = list(notes or [])
         self.frame = frame
         self.returns_frame = returns_frame
+        self.rule_bits = rule_bits
 
     @property
     def table(self) -> pd.DataFrame:
@@ -159,14 +164,14 @@ def prepare(
     if isinstance(dataset, PolarsDataset):
         resolve_rules(rules)  # an unknown rule name is refused before any work, as the pandas path does
         try:
-            fast = clean_polars(dataset.pl_frame, rules=rules)
+            fast = clean_polars(dataset.pl_frame, rules=rules, bits=dataset.rule_bits)
         except Unsupported:
             fast = None
         if fast is not None:
             last = pd.Timestamp(fast.clean[S.ORDER_DATE].max())
             reference = _as_of(as_of, last)
             return Prepared(dataset, None, None, fast.report, reference, list(dataset.notes), frame=fast.clean,
-                            returns_frame=fast.returns)
+                            returns_frame=fast.returns, rule_bits=fast.rule_bits)
     result: CleanResult = clean_transactions(dataset.frame, rules=rules)
     reference = _as_of(as_of, result.clean[S.ORDER_DATE].max())
     return Prepared(dataset, result.clean, result.returns, result.report, reference, list(dataset.notes))

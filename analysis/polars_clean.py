@@ -12,6 +12,8 @@ numbers Float64, missing values null, never NaN).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,21 +35,51 @@ from analysis.cleaning import (
 )
 from analysis.polars_load import Unsupported
 
+# Every rule's mask depends on the data only (which rules are enabled decides what is removed, not what each
+# rule matches), so the masks of a dataset can be computed once, kept as one integer per row (bit i: RULES[i]
+# matches) and reused by every later cleaning of it, with any rules switched on or off. The name of that column
+# carries a signature of the rules and their parameters: bits stored under another name are stale and ignored.
+# Change RULE_MASKS_VERSION when the logic of a mask changes.
+RULE_MASKS_VERSION = 1
+RULE_BITS = "__rule_bits_" + hashlib.sha256(json.dumps(
+    [RULE_MASKS_VERSION, [r.name for r in RULES], GIANT_QUANTITY, sorted(NON_PRODUCT_CODES)]).encode()).hexdigest()[:12]
+
 
 @dataclass
 class PolarsCleanResult:
     clean: pl.DataFrame  # canonical transactions kept, in file order
     returns: pl.DataFrame  # removed return / cancellation lines with a customer id (customer_id, amount)
     report: QualityReport
+    rule_bits: pl.Series  # UInt16 per row of the input (see rule_bits), named RULE_BITS
 
 
-def clean_transactions(tx: pl.DataFrame, *, rules: Mapping[str, bool] | None = None) -> PolarsCleanResult:
+def rule_bits(masks: Mapping[str, pl.Series]) -> pl.Series:
+    """The rule masks of :func:`rule_masks` as one UInt16 per row, named :data:`RULE_BITS` (bit i: RULES[i])."""
+    bits = pl.select(pl.sum_horizontal(
+        masks[r.name].cast(pl.UInt16) * (1 << i) for i, r in enumerate(RULES)).cast(pl.UInt16)).to_series()
+    return bits.alias(RULE_BITS)
+
+
+def masks_from_bits(bits: pl.Series) -> dict[str, pl.Series]:
+    """The inverse of :func:`rule_bits`."""
+    return {r.name: (bits & (1 << i)) != 0 for i, r in enumerate(RULES)}
+
+
+def clean_transactions(tx: pl.DataFrame, *, rules: Mapping[str, bool] | None = None,
+                       bits: pl.Series | None = None) -> PolarsCleanResult:
     """Apply the enabled rules of :data:`analysis.cleaning.RULES` in order and count every rule.
+
+    ``bits``: the :func:`rule_bits` of ``tx`` computed before (e.g. stored with the dataset at ingest); the
+    masks are then read from them instead of being computed. Bits of another length or dtype are ignored.
 
     Raises :class:`~analysis.polars_load.Unsupported` when nothing is left (the pandas path words that error).
     """
     enabled = resolve_rules(rules)
-    masks = rule_masks(tx)
+    if bits is not None and bits.len() == tx.height and bits.dtype == pl.UInt16 and bits.null_count() == 0:
+        masks = masks_from_bits(bits)
+    else:
+        masks = rule_masks(tx)
+        bits = rule_bits(masks)
     names = [r.name for r in RULES]
     amount = tx[S.AMOUNT]
     value = pl.select(pl.when(amount.is_finite().fill_null(False)).then(amount).otherwise(0.0)).to_series()
@@ -106,7 +138,7 @@ def clean_transactions(tx: pl.DataFrame, *, rules: Mapping[str, bool] | None = N
         warnings=_warnings(counts, pd.DataFrame({S.CUSTOMER_ID: pd.Series(customers, dtype="str")}).reindex(
             range(max(len(customers), 1)))),
     )
-    return PolarsCleanResult(clean=clean, returns=returns, report=report)
+    return PolarsCleanResult(clean=clean, returns=returns, report=report, rule_bits=bits.alias(RULE_BITS))
 
 
 def _two_customers(ids: pl.Series) -> list[str]:

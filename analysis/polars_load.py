@@ -63,8 +63,11 @@ class PolarsDataset(Dataset):
     version, made on first use and kept."""
 
     def __init__(self, pl_frame: pl.DataFrame, *, shape: str, mapping: dict[str, str], source: str,
-                 notes: list[str], raw_rows: int, raw_columns: list[str]) -> None:
+                 notes: list[str], raw_rows: int, raw_columns: list[str],
+                 rule_bits: pl.Series | None = None) -> None:
         self.pl_frame = pl_frame
+        # the cleaning rules' masks of pl_frame, when known (stored with the dataset; see polars_clean.rule_bits)
+        self.rule_bits = rule_bits
         self._pandas: pd.DataFrame | None = None
         self.shape = shape
         self.mapping = mapping
@@ -83,6 +86,7 @@ class PolarsDataset(Dataset):
     def frame(self, value: pd.DataFrame) -> None:  # a caller replacing the table gets a pandas dataset back
         self._pandas = value
         self.pl_frame = from_pandas(value)
+        self.rule_bits = None
 
 
 def as_strings(frame: pl.DataFrame) -> pl.DataFrame:

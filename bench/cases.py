@@ -74,6 +74,38 @@ def product_describe(path: str) -> dict:
     return {"seconds": time.perf_counter() - t, "keys": len(report)}
 
 
+def store_dataset(path: str, data_dir: str) -> dict:
+    """What the ingest job does once per upload: load_dataset -> prepare (the quality report) -> store the
+    normalised table and its rule masks under ``data_dir`` (workers.storage). Returns the stored dataset's id
+    and metadata."""
+    from analysis import pipeline
+    from workers import storage
+    from workers.config import load_settings
+
+    t = time.perf_counter()
+    dataset = pipeline.load_dataset(path)
+    prepared = pipeline.prepare(dataset)
+    ds_id = storage.store_dataset(load_settings({"SEGMENTS_DATA_DIR": data_dir}), dataset,
+                                  rule_bits=prepared.rule_bits)
+    meta = {"shape": dataset.shape, "mapping": dict(dataset.mapping), "source": dataset.source,
+            "notes": list(dataset.notes), "raw_rows": dataset.raw_rows, "raw_columns": list(dataset.raw_columns)}
+    return {"seconds": time.perf_counter() - t, "ds_id": ds_id, "meta": meta}
+
+
+def describe_job(data_dir: str, ds_id: str, meta: dict) -> dict:
+    """A describe job as a worker runs it (workers.tasks.describe): read the stored dataset -> prepare (the
+    quality report, every rule counted; the masks come from the ingest job) -> describe (every descriptive
+    statistic, cohorts)."""
+    from analysis import pipeline
+    from workers import storage
+    from workers.config import load_settings
+
+    settings = load_settings({"SEGMENTS_DATA_DIR": data_dir})
+    t = time.perf_counter()
+    report = pipeline.describe(pipeline.prepare(storage.load_dataset(settings, ds_id, **meta)))
+    return {"seconds": time.perf_counter() - t, "keys": len(report), "quality": report["quality"] is not None}
+
+
 # ---- sweep ------------------------------------------------------------------------------------------------
 
 
@@ -194,8 +226,8 @@ def web_overview(data: str, clients: int, seconds: float) -> dict:
             "p50_ms": total["p50"], "p95_ms": total["p95"], "p99_ms": total["p99"]}
 
 
-CASES = {f.__name__: f for f in (polars_features, product_features, product_describe, sweep_product,
-                                 sweep_sklearn, sweep_workers, web_overview)}
+CASES = {f.__name__: f for f in (polars_features, product_features, product_describe, store_dataset, describe_job,
+                                 sweep_product, sweep_sklearn, sweep_workers, web_overview)}
 
 
 def run_case(name: str, args: dict) -> dict:

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from bench.data import RESULTS, transactions_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 2**30
+STORED = RESULTS / "stored"  # the data directory of the describe-job case (datasets/<id>.parquet)
 RETAIL = ROOT.parent / "shared" / "data" / "online_retail.parquet"  # the web case loads the real data's Overview
 KS = list(range(2, 13))
 
@@ -112,14 +114,25 @@ def main(argv: list[str] | None = None) -> int:
                            ratio <= 1.5)
                     target(f"(a) ingest {n_rows:,} rows {fmt}: peak memory", "<= 2 GiB", f"{peak(prod):.2f} GiB",
                            peak(prod) <= 2.0)
+            # (b) the describe report: as a describe job computes it (from the dataset the ingest job stored once
+            # per upload), and, for comparison, from the raw file in one process (ingest and report together)
             path = str(transactions_file(n_rows, "parquet"))
             ref = repeat("polars_features", {"path": path}, opts.runs)
+            shutil.rmtree(STORED, ignore_errors=True)  # stored by this version's ingest, not an earlier one's
+            stored = child("store_dataset", {"path": path, "data_dir": str(STORED)})
+            job_args = {"data_dir": str(STORED), "ds_id": stored["ds_id"], "meta": stored["meta"]}
+            job = repeat("describe_job", job_args, opts.runs, once_above=20.0)
             desc = repeat("product_describe", {"path": path}, opts.runs, once_above=20.0)
-            ratio = med(desc) / med(ref)
-            row(f"describe {n_rows:,} rows parquet", "product load -> prepare -> describe", fmt_s(desc),
-                f"{peak(desc):.2f} GiB", f"{ratio:.1f}x the polars features reference ({fmt_s(ref)})")
+            ratio, ratio_file = med(job) / med(ref), med(desc) / med(ref)
+            row(f"describe {n_rows:,} rows parquet", "ingest job: load -> prepare -> store the dataset (once)",
+                f"{stored['seconds']:.2f} s (n=1)", f"{stored['peak_rss'] / GIB:.2f} GiB", "")
+            row(f"describe {n_rows:,} rows parquet", "describe job: stored dataset -> prepare -> describe",
+                fmt_s(job), f"{peak(job):.2f} GiB", f"{ratio:.1f}x the polars features reference ({fmt_s(ref)})")
+            row(f"describe {n_rows:,} rows parquet", "raw file -> load -> prepare -> describe, one process",
+                fmt_s(desc), f"{peak(desc):.2f} GiB", f"{ratio_file:.1f}x the polars features reference")
             if n_rows == rows_big:
-                target(f"(b) describe report {n_rows:,} rows vs polars", "<= 3x", f"{ratio:.1f}x", ratio <= 3.0)
+                target(f"(b) describe report {n_rows:,} rows (describe job) vs polars", "<= 3x",
+                       f"{ratio:.1f}x (raw file -> report in one process: {ratio_file:.1f}x)", ratio <= 3.0)
 
     # ---- (c) the sweep, (d) two workers, (f) worker memory -------------------------------------------------
     if not opts.skip_sweep:

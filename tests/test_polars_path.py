@@ -24,7 +24,7 @@ from analysis.errors import AnalysisError
 from analysis.features import customer_features
 from analysis.loading import read_table
 from analysis.normalize import normalize
-from analysis.polars_load import PolarsDataset, load_transactions, to_pandas
+from analysis.polars_load import PolarsDataset, as_strings, load_transactions, to_pandas
 
 ALL_RULES_ON = {"duplicates": True, "non_product_codes": True, "cancelled_giant_orders": True}
 
@@ -333,6 +333,73 @@ def test_stored_dataset_round_trip_takes_the_fast_path(online_retail_path, tmp_p
     (tmp_path / "datasets" / f"{ds_id}.parquet").unlink()
     with pytest.raises(FileNotFoundError):
         storage.load_dataset(settings, ds_id, shape=ds.shape, mapping=ds.mapping, source=ds.source)
+
+
+def test_stored_dataset_keeps_categories_and_its_id_is_the_same_in_another_process(tmp_path):
+    """The ingest job stores a fast-path dataset from polars (text stays categorical, nothing is converted to
+    pandas) under an id hashed from its text, not from categorical codes: another process storing the same file
+    gets the same id, and a different file another id."""
+    import subprocess
+    import sys
+
+    from workers import storage
+    from workers.config import load_settings
+
+    path, _ = write_demo(tmp_path / "demo.parquet", 5_000, seed=2)
+    other, _ = write_demo(tmp_path / "other.parquet", 5_000, seed=3)
+    settings = load_settings({"SEGMENTS_DATA_DIR": str(tmp_path / "data")})
+    ds = pipeline.load_dataset(path)
+    ds_id = storage.store_dataset(settings, ds)
+    stored = pl.read_parquet(storage.dataset_path(settings, ds_id))
+    assert stored.schema[S.CUSTOMER_ID] == pl.Categorical and stored.schema[S.ORDER_ID] == pl.Categorical
+    assert as_strings(stored).equals(as_strings(ds.pl_frame))
+    head = "import sys; from analysis import pipeline; from workers import storage; "
+    code = "print(storage.dataset_id(pipeline.load_dataset(sys.argv[1])))"
+    # in the second process the categories come in another order: the other file's values are seen first
+    for program in (head + code, head + "first = pipeline.load_dataset(sys.argv[2]); " + code):
+        out = subprocess.run([sys.executable, "-c", program, str(path), str(other)], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent.parent, check=True)
+        assert out.stdout.strip() == ds_id
+    assert storage.dataset_id(pipeline.load_dataset(other)) != ds_id
+
+
+@pytest.mark.parametrize("rules", [None, ALL_RULES_ON], ids=["default-rules", "all-rules"])
+def test_rule_masks_stored_at_ingest_give_the_same_cleaning(online_retail_path, tmp_path, rules):
+    """The ingest job stores every rule's mask with the dataset; a later job cleaning the stored dataset reads
+    them instead of computing them, with the same clean rows, returns and report (any rules on or off). Bits of
+    another rule signature, or of another length, are ignored."""
+    from analysis.polars_clean import RULE_BITS, clean_transactions, masks_from_bits, rule_masks
+    from workers import storage
+    from workers.config import load_settings
+
+    settings = load_settings({"SEGMENTS_DATA_DIR": str(tmp_path)})
+    ds = pipeline.load_dataset(online_retail_path)
+    first = pipeline.prepare(ds)  # what the ingest job does
+    bits = first.rule_bits
+    assert bits.name == RULE_BITS and bits.dtype == pl.UInt16 and bits.len() == ds.pl_frame.height
+    from_bits = masks_from_bits(bits)
+    for name, mask in rule_masks(ds.pl_frame).items():
+        assert from_bits[name].to_list() == mask.to_list(), name
+    ds_id = storage.store_dataset(settings, ds, rule_bits=bits)
+    meta = {"shape": ds.shape, "mapping": ds.mapping, "source": ds.source}
+    again = storage.load_dataset(settings, ds_id, **meta)
+    assert again.rule_bits is not None and again.rule_bits.equals(bits)
+    assert RULE_BITS not in again.pl_frame.columns and again.pl_frame.columns == ds.pl_frame.columns
+    fresh, reused = pipeline.prepare(ds, rules=rules), pipeline.prepare(again, rules=rules)
+    assert reused.frame.equals(fresh.frame) and reused.returns_frame.equals(fresh.returns_frame)
+    assert reused.quality.to_dict() == fresh.quality.to_dict()
+    assert reused.quality.clean_rows == (397_884 if rules is None else 391_148)
+    # stale or foreign bits are not used: all zero bits would keep every row
+    zeros = pl.Series(RULE_BITS, [0] * ds.pl_frame.height, dtype=pl.UInt16)
+    assert clean_transactions(ds.pl_frame, bits=zeros).report.clean_rows == ds.pl_frame.height
+    assert clean_transactions(ds.pl_frame, bits=zeros.head(10)).report.clean_rows == 397_884
+    stale = ds.pl_frame.with_columns(zeros.alias("__rule_bits_000000000000"))
+    path = storage.dataset_path(settings, "stale0000000000")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_parquet(path)
+    old = storage.load_dataset(settings, "stale0000000000", **meta)
+    assert old.rule_bits is None and old.pl_frame.columns == ds.pl_frame.columns
+    assert pipeline.prepare(old).quality.clean_rows == 397_884
 
 
 def test_describe_report_of_the_fast_path_equals_the_pandas_report(online_retail_path):

@@ -17,14 +17,32 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.normalize import Dataset
+from analysis.polars_clean import RULE_BITS
 from analysis.polars_load import PolarsDataset, Unsupported, canonical
 from workers.config import Settings
 
 
 def dataset_id(dataset: Dataset) -> str:
-    """Content address of a normalised dataset: same rows, columns, types and shape -> same id (16 hex)."""
-    frame = dataset.frame
+    """Content address of a normalised dataset: same rows, columns, types and shape -> same id (16 hex).
+
+    A :class:`~analysis.polars_load.PolarsDataset` is hashed in polars, its text as text (categorical codes
+    depend on the process), so the 10M-row frame is never converted to pandas; ``hash_rows`` is stable within
+    one polars version (pinned), which is all a content address needs."""
     digest = hashlib.sha256()
+    if isinstance(dataset, PolarsDataset):
+        frame = dataset.pl_frame
+        types = [str(pl.String if t in (pl.Categorical, pl.Enum) else t) for t in frame.dtypes]
+        digest.update(json.dumps(["polars", dataset.shape, frame.columns, types]).encode())
+        rows = None  # one hash per row, combined column by column (one column as text at a time)
+        for name in frame.columns:
+            column = frame[name]
+            if column.dtype in (pl.Categorical, pl.Enum):
+                column = column.cast(pl.String)
+            rows = column.hash(seed=0) if rows is None else (rows * 1_000_003) ^ column.hash(seed=0)
+        if rows is not None:
+            digest.update(rows.to_numpy().tobytes())
+        return digest.hexdigest()[:16]
+    frame = dataset.frame
     digest.update(json.dumps([dataset.shape, [str(c) for c in frame.columns],
                               [str(t) for t in frame.dtypes]]).encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
@@ -43,12 +61,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> None:
+def atomic_write_parquet(path: Path, frame: pd.DataFrame | pl.DataFrame) -> None:
+    """Write ``frame`` (pandas, with its index; or polars, categorical text kept as categories) to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        frame.to_parquet(tmp, index=True)
+        if isinstance(frame, pl.DataFrame):
+            frame.write_parquet(tmp)
+        else:
+            frame.to_parquet(tmp, index=True)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -61,12 +83,22 @@ def dataset_path(settings: Settings, ds_id: str) -> Path:
     return settings.datasets_dir / f"{ds_id}.parquet"
 
 
-def store_dataset(settings: Settings, dataset: Dataset) -> str:
-    """Write the normalised frame once (skipped when the same content is already stored); return its id."""
+def store_dataset(settings: Settings, dataset: Dataset, *, rule_bits: pl.Series | None = None) -> str:
+    """Write the normalised frame once (skipped when the same content is already stored); return its id.
+
+    ``rule_bits`` (a fast-path dataset's :attr:`analysis.pipeline.Prepared.rule_bits`, named
+    :data:`analysis.polars_clean.RULE_BITS`) are stored as one more column, so that every later job cleans the
+    dataset without computing the rules' masks again; the id depends on the frame only."""
     ds_id = dataset_id(dataset)
     path = dataset_path(settings, ds_id)
     if not path.exists():
-        atomic_write_parquet(path, dataset.frame)
+        if isinstance(dataset, PolarsDataset):
+            frame = dataset.pl_frame
+            if rule_bits is not None and rule_bits.len() == frame.height:
+                frame = frame.with_columns(rule_bits)
+            atomic_write_parquet(path, frame)
+        else:
+            atomic_write_parquet(path, dataset.frame)
     return ds_id
 
 
@@ -83,11 +115,12 @@ def load_dataset(settings: Settings, ds_id: str, *, shape: str, mapping: dict[st
     if shape != S.CUSTOMERS:
         try:
             stored = pl.read_parquet(path)
-            frame = canonical(stored.drop([c for c in stored.columns if c.startswith("__index_level_")]))
+            bits = stored[RULE_BITS] if RULE_BITS in stored.columns else None  # other versions' bits: ignored
+            frame = canonical(stored.drop([c for c in stored.columns if c.startswith(("__index_level_", "__rule"))]))
         except (Unsupported, pl.exceptions.PolarsError):
             frame = None
         if frame is not None:
-            return PolarsDataset(frame, **meta)
+            return PolarsDataset(frame, **meta, rule_bits=bits)
     return Dataset(frame=pd.read_parquet(path), **meta)
 
 

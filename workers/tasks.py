@@ -131,7 +131,7 @@ def ingest(self, job_id: str) -> str | None:
                                             sheet=p.get("sheet", 0), name=p["name"])
         reg.heartbeat(job_id, message="Checking data quality")
         prepared = pipeline.prepare(dataset)
-        ds_id = storage.store_dataset(settings, dataset)
+        ds_id = storage.store_dataset(settings, dataset, rule_bits=prepared.rule_bits)
         meta = {
             "id": ds_id, "name": p["name"], "owner": job["owner"], "team": job["team"], "created": job["created"],
             **{k: v for k, v in dataset.info().items() if k != "file"},
