@@ -75,7 +75,8 @@ def clean_transactions(tx: pl.DataFrame, *, rules: Mapping[str, bool] | None = N
     Raises :class:`~analysis.polars_load.Unsupported` when nothing is left (the pandas path words that error).
     """
     enabled = resolve_rules(rules)
-    if bits is not None and bits.len() == tx.height and bits.dtype == pl.UInt16 and bits.null_count() == 0:
+    if (bits is not None and bits.name == RULE_BITS and bits.len() == tx.height and bits.dtype == pl.UInt16
+            and bits.null_count() == 0):
         masks = masks_from_bits(bits)
     else:
         masks = rule_masks(tx)
@@ -238,14 +239,14 @@ class _TextColumn:
         return pl.Series(table).gather(self.codes).fill_null(False)
 
 
-def _row_keys(tx: pl.DataFrame) -> pl.Series:
+def _row_keys(tx: pl.DataFrame, *, packed: bool = True) -> pl.Series:
     """A UInt64 per row, equal for equal rows (unequal rows may share one).
 
-    Order and product ids both categorical: their two 32-bit codes side by side (no hashing). Else a hash of
-    every column but customer id and description (categorical ones by their codes, which stand for distinct
-    strings), one column at a time so that only three 8-byte columns are alive at once."""
+    ``packed`` and order and product ids both categorical: their two 32-bit codes side by side (no hashing). Else
+    a hash of every column but customer id and description (categorical ones by their codes, which stand for
+    distinct strings), one column at a time so that only three 8-byte columns are alive at once."""
     order, product = tx.schema.get(S.ORDER_ID), tx.schema.get(S.PRODUCT_ID)
-    if order == pl.Categorical and product == pl.Categorical:
+    if packed and order == pl.Categorical and product == pl.Categorical:
         codes = [tx[c].to_physical().cast(pl.UInt64).fill_null(2**32 - 1) for c in (S.ORDER_ID, S.PRODUCT_ID)]
         return (codes[0] * 2**32) | codes[1]
     cheap = [c for c in tx.columns if c not in (S.CUSTOMER_ID, S.DESCRIPTION)]
@@ -256,17 +257,30 @@ def _row_keys(tx: pl.DataFrame) -> pl.Series:
     return hashes
 
 
+_MAX_CANDIDATE_SHARE = 0.02
+
+
+def _candidates(keys: pl.Series) -> pl.Series | None:
+    """Boolean mask of the rows whose key occurs more than once; None when every key is unique."""
+    ordered = keys.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    return keys.is_in(repeated.implode()) if repeated.len() else None
+
+
 def duplicated(tx: pl.DataFrame) -> pl.Series:
     """Rows equal in every column to an earlier row (pandas ``duplicated(keep="first")``).
 
     Rows with a key (:func:`_row_keys`) that occurs twice are candidates, compared value by value in every
-    column."""
+    column. When the cheap packed key leaves more than :data:`_MAX_CANDIDATE_SHARE` of the rows as candidates
+    (e.g. no product ids, or products repeated within orders), the rows are keyed again by a hash of every column.
+    """
     hashes = _row_keys(tx)
-    ordered = hashes.sort()
-    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    candidates = _candidates(hashes)
+    if candidates is not None and candidates.sum() > max(1_000, _MAX_CANDIDATE_SHARE * tx.height):
+        hashes = _row_keys(tx, packed=False)
+        candidates = _candidates(hashes)
     mask = np.zeros(tx.height, dtype=bool)
-    if repeated.len():
-        candidates = hashes.is_in(repeated.implode())
+    if candidates is not None:
         rows = candidates.arg_true().to_numpy()
         first = tx.filter(candidates).select(pl.struct(pl.all()).is_first_distinct()).to_series().to_numpy()
         mask[rows[~first]] = True

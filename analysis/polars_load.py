@@ -65,8 +65,9 @@ class PolarsDataset(Dataset):
     def __init__(self, pl_frame: pl.DataFrame, *, shape: str, mapping: dict[str, str], source: str,
                  notes: list[str], raw_rows: int, raw_columns: list[str],
                  rule_bits: pl.Series | None = None) -> None:
-        self.pl_frame = pl_frame
-        # the cleaning rules' masks of pl_frame, when known (stored with the dataset; see polars_clean.rule_bits)
+        self._pl_frame = pl_frame
+        # the cleaning rules' masks of pl_frame, when known (stored with the dataset; see polars_clean.rule_bits);
+        # replacing pl_frame forgets them
         self.rule_bits = rule_bits
         self._pandas: pd.DataFrame | None = None
         self.shape = shape
@@ -77,6 +78,16 @@ class PolarsDataset(Dataset):
         self.raw_columns = raw_columns
 
     @property
+    def pl_frame(self) -> pl.DataFrame:
+        return self._pl_frame
+
+    @pl_frame.setter
+    def pl_frame(self, value: pl.DataFrame) -> None:
+        self._pl_frame = value
+        self._pandas = None
+        self.rule_bits = None
+
+    @property
     def frame(self) -> pd.DataFrame:
         if self._pandas is None:
             self._pandas = to_pandas(self.pl_frame)
@@ -84,9 +95,8 @@ class PolarsDataset(Dataset):
 
     @frame.setter
     def frame(self, value: pd.DataFrame) -> None:  # a caller replacing the table gets a pandas dataset back
-        self._pandas = value
         self.pl_frame = from_pandas(value)
-        self.rule_bits = None
+        self._pandas = value
 
 
 def as_strings(frame: pl.DataFrame) -> pl.DataFrame:
@@ -423,8 +433,12 @@ def _recode(values: pl.Series, change, check=None) -> pl.Series:
 
 
 def _strip_empty(text: pl.Series) -> pl.Series:
-    if not text.str.contains(r"^\s|\s$").any() and not (text == "").any():
+    """``str.strip`` of every value, empty text as missing. Python also strips the separators \\x1c-\\x1f, which
+    polars keeps: text starting or ending with one of them is left to the pandas path."""
+    if not text.str.contains(r"^[\s\x1c-\x1f]|[\s\x1c-\x1f]$").any() and not (text == "").any():
         return text
+    if text.str.contains(r"^[\x1c-\x1f]|[\x1c-\x1f]$").any():
+        raise Unsupported("text starting or ending with a separator character (\\x1c-\\x1f)")
     out = text.str.strip_chars()
     return pl.select(pl.when(out != "").then(out)).to_series().alias(text.name)
 
@@ -469,7 +483,10 @@ def _number_ids(values: pl.Series) -> pl.Series:
         text = distinct.cast(pl.String).cast(pl.Categorical)
         return values.replace_strict(distinct, text, return_dtype=pl.Categorical)
     codes, uniques = pd.factorize(values.to_numpy())  # missing (NaN) -> code -1
-    text = pl.Series(uniques).cast(pl.Int64).cast(pl.String).cast(pl.Categorical)
+    distinct = pl.Series(uniques)
+    if distinct.dtype.is_float():  # whole numbers (checked by the caller)
+        distinct = distinct.cast(pl.Int64)
+    text = distinct.cast(pl.String).cast(pl.Categorical)
     index = pl.Series(codes)
     if values.null_count():
         index = pl.select(pl.when(index >= 0).then(index)).to_series()

@@ -437,3 +437,71 @@ def test_duplicate_rows_are_found_exactly_with_either_row_key(ids):
     assert duplicated(tx).to_list() == [False, True, False, False, False, True, False]
     expected = to_pandas(tx).duplicated(keep="first").to_list()
     assert duplicated(tx).to_list() == expected
+
+
+def test_duplicate_rows_without_product_ids_are_keyed_by_every_column():
+    """With no product ids the packed (order, product) key makes nearly every row a candidate; duplicated then
+    keys the rows by a hash of every column instead, with the same answer as pandas."""
+    from analysis.polars_clean import _candidates, _row_keys, duplicated
+
+    n = 20_000
+    quantity = np.arange(1.0, n + 1.0)
+    quantity[[10, 11]] = quantity[9]  # rows 10 and 11 repeat row 9 in every column
+    tx = pl.DataFrame({
+        S.ORDER_ID: [str(i // 4) for i in range(n)],
+        S.CUSTOMER_ID: [str(i // 40) for i in range(n)],
+        S.ORDER_DATE: [pd.Timestamp("2011-01-02")] * n,
+        S.QUANTITY: quantity, S.UNIT_PRICE: [1.0] * n, S.AMOUNT: quantity,
+        S.PRODUCT_ID: [None] * n,
+    }).with_columns(pl.col(S.ORDER_ID, S.CUSTOMER_ID).cast(pl.Categorical),
+                    pl.col(S.PRODUCT_ID).cast(pl.String).cast(pl.Categorical))
+    tx = tx.with_columns(pl.when(pl.int_range(n).is_in([9, 10, 11])).then(pl.lit("2").cast(pl.Categorical))
+                         .otherwise(pl.col(S.ORDER_ID)).alias(S.ORDER_ID),
+                         pl.when(pl.int_range(n).is_in([9, 10, 11])).then(pl.lit("0").cast(pl.Categorical))
+                         .otherwise(pl.col(S.CUSTOMER_ID)).alias(S.CUSTOMER_ID))
+    assert _candidates(_row_keys(tx)).sum() == n  # every order holds several rows: all are candidates
+    found = duplicated(tx)
+    assert found.arg_true().to_list() == [10, 11]
+    assert found.to_list() == to_pandas(tx).duplicated(keep="first").to_list()
+
+
+def test_unsigned_64_bit_customer_ids_take_the_fast_path(tmp_path):
+    path = tmp_path / "uint64.parquet"
+    n = 600
+    pd.DataFrame({
+        "InvoiceNo": [str(536365 + i // 3) for i in range(n)],
+        "CustomerID": pd.array([2**63 + 5, 1] * (n // 2), dtype="uint64"),
+        "InvoiceDate": pd.date_range("2011-01-01", periods=n, freq="h"),
+        "Quantity": [2] * n, "UnitPrice": [1.5] * n,
+    }).to_parquet(path)
+    fast = load_transactions(path)
+    assert fast is not None
+    stored = pd.read_parquet(path)["CustomerID"]
+    assert stored.max() >= 2**63
+    assert fast.pl_frame[S.CUSTOMER_ID].cast(pl.String).to_list() == [str(v) for v in stored]
+    slow = normalize(read_table(path), source=path.name)
+    pd.testing.assert_frame_equal(fast.frame, slow.frame, check_exact=True)
+
+
+def test_text_ending_in_a_separator_character_is_left_to_the_pandas_path(tmp_path):
+    """Python's str.strip removes \\x1c-\\x1f, polars' strip does not: such a file is read by the pandas path."""
+    path = tmp_path / "sep.csv"
+    rows = ["InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID"]
+    rows += [f"{536365 + i},c{i % 7}{chr(0x1f) if i == 550 else ''},2,2011-01-01 10:00:00,1.5,{17850 + i % 5}"
+             for i in range(600)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert load_transactions(path) is None
+    ds = pipeline.load_dataset(path)
+    assert ds.frame[S.PRODUCT_ID].iloc[550] == "c4"
+
+
+def test_rule_bits_are_used_only_under_their_name_and_forgotten_with_the_frame():
+    from analysis.polars_clean import clean_transactions
+
+    ds = pipeline.demo_dataset(3_000, seed=1)
+    prepared = pipeline.prepare(ds)
+    zeros = pl.Series("other_name", [0] * ds.pl_frame.height, dtype=pl.UInt16)
+    assert clean_transactions(ds.pl_frame, bits=zeros).report.clean_rows == prepared.quality.clean_rows
+    ds.rule_bits = prepared.rule_bits
+    ds.pl_frame = ds.pl_frame.reverse()
+    assert ds.rule_bits is None

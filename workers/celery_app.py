@@ -26,6 +26,10 @@ def make_celery(settings: Settings) -> Celery:
         # How soon tasks of a worker that died are found again (kombu >= 5.7).
         "unacked_restore_interval": settings.unacked_restore_interval,
         "unacked_restore_throttle": 1,
+        # The lock a worker holds while it restores those tasks. kombu keeps it 5 minutes, so a worker killed
+        # during a restore scan (milliseconds) held every redelivery back for 5 minutes (seen in the fault
+        # battery). A scan that outlives 20 s may restore a task twice; tasks are idempotent.
+        "unacked_mutex_expire": 20,
         "socket_timeout": 30,
         "socket_connect_timeout": 5,
         "health_check_interval": 10,

@@ -91,7 +91,7 @@ def store_dataset(settings: Settings, dataset: Dataset, *, rule_bits: pl.Series 
     dataset without computing the rules' masks again; the id depends on the frame only."""
     ds_id = dataset_id(dataset)
     path = dataset_path(settings, ds_id)
-    if not path.exists():
+    if not path.exists() or rule_bits is not None and _lacks_bits(path):
         if isinstance(dataset, PolarsDataset):
             frame = dataset.pl_frame
             if rule_bits is not None and rule_bits.len() == frame.height:
@@ -100,6 +100,14 @@ def store_dataset(settings: Settings, dataset: Dataset, *, rule_bits: pl.Series 
         else:
             atomic_write_parquet(path, dataset.frame)
     return ds_id
+
+
+def _lacks_bits(path: Path) -> bool:
+    """The stored file has no rule bits of the current signature (stored before, or by another version)."""
+    try:
+        return RULE_BITS not in pl.read_parquet_schema(path)
+    except (OSError, pl.exceptions.PolarsError):
+        return True
 
 
 def load_dataset(settings: Settings, ds_id: str, *, shape: str, mapping: dict[str, str], source: str,
@@ -121,7 +129,13 @@ def load_dataset(settings: Settings, ds_id: str, *, shape: str, mapping: dict[st
             frame = None
         if frame is not None:
             return PolarsDataset(frame, **meta, rule_bits=bits)
-    return Dataset(frame=pd.read_parquet(path), **meta)
+    frame = pd.read_parquet(path)
+    if shape != S.CUSTOMERS:  # transactions polars could not read back: without the rule bits, text as text
+        frame = frame.drop(columns=[c for c in frame.columns if str(c).startswith("__rule")])
+        for col in frame.columns:
+            if isinstance(frame[col].dtype, pd.CategoricalDtype):
+                frame[col] = frame[col].astype("str")
+    return Dataset(frame=frame, **meta)
 
 
 def job_dir(settings: Settings, job_id: str) -> Path:
