@@ -70,7 +70,8 @@ def clean_transactions(tx: pl.DataFrame, *, rules: Mapping[str, bool] | None = N
     """Apply the enabled rules of :data:`analysis.cleaning.RULES` in order and count every rule.
 
     ``bits``: the :func:`rule_bits` of ``tx`` computed before (e.g. stored with the dataset at ingest); the
-    masks are then read from them instead of being computed. Bits of another length or dtype are ignored.
+    masks are then read from them instead of being computed. Bits under another name (another rules'
+    signature), of another length or of another dtype are ignored.
 
     Raises :class:`~analysis.polars_load.Unsupported` when nothing is left (the pandas path words that error).
     """

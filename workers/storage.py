@@ -25,9 +25,9 @@ from workers.config import Settings
 def dataset_id(dataset: Dataset) -> str:
     """Content address of a normalised dataset: same rows, columns, types and shape -> same id (16 hex).
 
-    A :class:`~analysis.polars_load.PolarsDataset` is hashed in polars, its text as text (categorical codes
-    depend on the process), so the 10M-row frame is never converted to pandas; ``hash_rows`` is stable within
-    one polars version (pinned), which is all a content address needs."""
+    A :class:`~analysis.polars_load.PolarsDataset` is hashed in polars, column by column, its text as text
+    (categorical codes depend on the process), so the 10M-row frame is never converted to pandas; polars' hash is
+    stable within one polars version (pinned), which is all a content address needs."""
     digest = hashlib.sha256()
     if isinstance(dataset, PolarsDataset):
         frame = dataset.pl_frame
