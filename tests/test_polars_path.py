@@ -505,3 +505,16 @@ def test_rule_bits_are_used_only_under_their_name_and_forgotten_with_the_frame()
     ds.rule_bits = prepared.rule_bits
     ds.pl_frame = ds.pl_frame.reverse()
     assert ds.rule_bits is None
+
+
+def test_dataset_id_hashes_categories_as_their_text(online_retail_path):
+    """storage._text_hash hashes each distinct category once and gathers by code: the same values as hashing the
+    column cast to text (so the id does not depend on codes, and is the one the plain cast would give)."""
+    from workers.storage import _text_hash
+
+    frame = pipeline.load_dataset(online_retail_path).pl_frame
+    assert frame[S.CUSTOMER_ID].dtype == pl.Categorical and frame[S.CUSTOMER_ID].null_count() == 135_080
+    for name in frame.columns:
+        column = frame[name]
+        plain = column.cast(pl.String) if column.dtype == pl.Categorical else column
+        assert _text_hash(column).equals(plain.hash(seed=0)), name

@@ -12,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
@@ -33,12 +34,10 @@ def dataset_id(dataset: Dataset) -> str:
         frame = dataset.pl_frame
         types = [str(pl.String if t in (pl.Categorical, pl.Enum) else t) for t in frame.dtypes]
         digest.update(json.dumps(["polars", dataset.shape, frame.columns, types]).encode())
-        rows = None  # one hash per row, combined column by column (one column as text at a time)
+        rows = None  # one hash per row, combined column by column
         for name in frame.columns:
-            column = frame[name]
-            if column.dtype in (pl.Categorical, pl.Enum):
-                column = column.cast(pl.String)
-            rows = column.hash(seed=0) if rows is None else (rows * 1_000_003) ^ column.hash(seed=0)
+            hashed = _text_hash(frame[name])
+            rows = hashed if rows is None else (rows * 1_000_003) ^ hashed
         if rows is not None:
             digest.update(rows.to_numpy().tobytes())
         return digest.hexdigest()[:16]
@@ -47,6 +46,20 @@ def dataset_id(dataset: Dataset) -> str:
                               [str(t) for t in frame.dtypes]]).encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def _text_hash(column: pl.Series) -> pl.Series:
+    """``column.hash(seed=0)``, categorical text hashed as its text: each distinct value once, then gathered by
+    code (the same values as hashing the column cast to text, without writing 10M strings)."""
+    if column.dtype not in (pl.Categorical, pl.Enum):
+        return column.hash(seed=0)
+    distinct = column.drop_nulls().unique()
+    codes = distinct.to_physical().to_numpy()
+    table = np.zeros(int(codes.max()) + 1 if codes.size else 1, dtype=np.uint64)
+    table[codes] = distinct.cast(pl.String).hash(seed=0).to_numpy()
+    hashed = pl.Series(table).gather(column.to_physical())
+    missing = pl.Series([None], dtype=pl.String).hash(seed=0)[0]
+    return hashed.fill_null(missing)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
