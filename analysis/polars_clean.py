@@ -173,11 +173,11 @@ def _product_and_description_masks(tx: pl.DataFrame) -> tuple[pl.Series, pl.Seri
     none = pl.repeat(False, tx.height, eager=True)
     debt = products = none
     if S.DESCRIPTION in tx.columns:
-        debt = _TextColumn(tx[S.DESCRIPTION]).mask(
+        debt = TextColumn(tx[S.DESCRIPTION]).mask(
             lambda t: t.str.to_lowercase().str.contains("adjust bad debt", literal=True))
     if S.PRODUCT_ID in tx.columns:
         codes = sorted(NON_PRODUCT_CODES)
-        products = _TextColumn(tx[S.PRODUCT_ID]).mask(lambda t: t.str.to_uppercase().is_in(codes))
+        products = TextColumn(tx[S.PRODUCT_ID]).mask(lambda t: t.str.to_uppercase().is_in(codes))
     return debt, products
 
 
@@ -192,7 +192,7 @@ def _rule_masks(tx: pl.DataFrame, duplicates: Future, text: Future) -> dict[str,
         "_q_neg": (q < 0).fill_null(False),
         "_a_neg": (amount < 0).fill_null(False),
     })
-    order = _TextColumn(tx[S.ORDER_ID])
+    order = TextColumn(tx[S.ORDER_ID])
     numeric = order.mask(lambda t: t.str.contains("^[0-9]"))
     present = tx[S.ORDER_ID].is_not_null()
     numeric_share = float(numeric.filter(present).mean()) if present.any() else 0.0
@@ -216,8 +216,9 @@ def _rule_masks(tx: pl.DataFrame, duplicates: Future, text: Future) -> dict[str,
     return {r.name: out[r.name].alias(r.name) for r in RULES}
 
 
-class _TextColumn:
-    """A text column that tests its values: a categorical column once per distinct value (looked up by code)."""
+class TextColumn:
+    """A text column whose values are computed on once per distinct value when it is categorical (the results
+    are then looked up by category code)."""
 
     def __init__(self, values: pl.Series) -> None:
         self.values = values
@@ -228,6 +229,13 @@ class _TextColumn:
             self.distinct = distinct.cast(pl.String)
             self.size = int(self.distinct_codes.max()) + 1 if len(self.distinct_codes) else 1
 
+    def apply(self, function) -> pl.Series:
+        """``function`` (String Series -> Series of the same length, numbers or booleans) of every value; missing
+        values give null for a categorical column, whatever ``function`` gives for null otherwise."""
+        if self.values.dtype != pl.Categorical:
+            return function(self.values)
+        return self._by_code(function(self.distinct).to_numpy())
+
     def mask(self, test) -> pl.Series:
         """``test`` (String Series -> Boolean Series) of every value; missing values False."""
         if self.values.dtype != pl.Categorical:
@@ -235,9 +243,12 @@ class _TextColumn:
         hit = test(self.distinct).fill_null(False).to_numpy()
         if not hit.any():
             return pl.repeat(False, self.values.len(), eager=True)
-        table = np.zeros(self.size, dtype=bool)
-        table[self.distinct_codes[hit]] = True
-        return pl.Series(table).gather(self.codes).fill_null(False)
+        return self._by_code(hit).fill_null(False)
+
+    def _by_code(self, per_distinct: np.ndarray) -> pl.Series:
+        table = np.zeros(self.size, dtype=per_distinct.dtype)
+        table[self.distinct_codes] = per_distinct
+        return pl.Series(table).gather(self.codes)
 
 
 def _row_keys(tx: pl.DataFrame, *, packed: bool = True) -> pl.Series:

@@ -12,13 +12,12 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import polars as pl
 
 from analysis import schema as S
 from analysis.normalize import Dataset
-from analysis.polars_clean import RULE_BITS
+from analysis.polars_clean import RULE_BITS, TextColumn
 from analysis.polars_load import PolarsDataset, Unsupported, canonical
 from workers.config import Settings
 
@@ -49,17 +48,12 @@ def dataset_id(dataset: Dataset) -> str:
 
 
 def _text_hash(column: pl.Series) -> pl.Series:
-    """``column.hash(seed=0)``, categorical text hashed as its text: each distinct value once, then gathered by
-    code (the same values as hashing the column cast to text, without writing 10M strings)."""
-    if column.dtype not in (pl.Categorical, pl.Enum):
-        return column.hash(seed=0)
-    distinct = column.drop_nulls().unique()
-    codes = distinct.to_physical().to_numpy()
-    table = np.zeros(int(codes.max()) + 1 if codes.size else 1, dtype=np.uint64)
-    table[codes] = distinct.cast(pl.String).hash(seed=0).to_numpy()
-    hashed = pl.Series(table).gather(column.to_physical())
-    missing = pl.Series([None], dtype=pl.String).hash(seed=0)[0]
-    return hashed.fill_null(missing)
+    """``column.hash(seed=0)``, categorical text hashed as its text (each distinct value once, looked up by code:
+    the same values as hashing the column cast to text, without writing 10M strings)."""
+    hashed = TextColumn(column).apply(lambda values: values.hash(seed=0))
+    if column.dtype != pl.Categorical:
+        return hashed
+    return hashed.fill_null(pl.Series([None], dtype=pl.String).hash(seed=0)[0])
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
