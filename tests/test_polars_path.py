@@ -518,3 +518,43 @@ def test_dataset_id_hashes_categories_as_their_text(online_retail_path):
         column = frame[name]
         plain = column.cast(pl.String) if column.dtype == pl.Categorical else column
         assert _text_hash(column).equals(plain.hash(seed=0)), name
+
+
+# rules -> (rows removed by missing customer id, cancellations, non-positive quantity, duplicates; clean revenue)
+HAND_COUNTED = {
+    "default": ({}, (2, 1, 0, 0), 34.0),
+    "no-missing-customer": ({"missing_customer_id": False}, (0, 2, 0, 0), 37.0),
+    "no-cancellations": ({"cancellations": False}, (2, 0, 1, 0), 34.0),
+    "duplicates-after-quantity": ({"missing_customer_id": False, "cancellations": False, "duplicates": True},
+                                  (0, 0, 2, 1), 25.0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HAND_COUNTED))
+def test_rule_counts_from_bit_patterns_hand_computed(tmp_path, case):
+    """Six lines, two of them matched by several rules: a row is removed by the first enabled rule that matches
+    it and counted as matched by every rule; the removed rows, clean rows and revenue are hand-computed, and the
+    report equals the pandas path's."""
+    rules, removed, revenue = HAND_COUNTED[case]
+    path = tmp_path / "six.csv"
+    path.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "1001,A,Mug,2,2024-01-02 10:00:00,5.0,17,UK\n"  # 10.0
+        "1002,B,Cup,1,2024-01-03 10:00:00,3.0,,UK\n"  # missing customer: 3.0
+        "C1003,A,Mug,-1,2024-01-04 10:00:00,5.0,,UK\n"  # missing customer, cancellation, quantity: -5.0
+        "C1004,B,Cup,-2,2024-01-05 10:00:00,3.0,18,UK\n"  # cancellation, quantity: -6.0
+        "1005,B,Cup,4,2024-01-06 10:00:00,3.0,18,UK\n"  # 12.0
+        "1005,B,Cup,4,2024-01-06 10:00:00,3.0,18,UK\n"  # duplicate of the line above: 12.0
+    )
+    ds = pipeline.load_dataset(path)
+    assert isinstance(ds, PolarsDataset)
+    quality = pipeline.prepare(ds, rules=rules).quality
+    report = {r.name: r for r in quality.rules}
+    matched = {"missing_customer_id": 2, "cancellations": 2, "non_positive_quantity": 2, "duplicates": 1}
+    assert {n: report[n].rows_matched for n in matched} == matched
+    assert report["missing_customer_id"].revenue_matched == pytest.approx(-2.0)
+    assert tuple(report[n].rows_removed for n in matched) == removed
+    assert quality.clean_rows == quality.bridge[-1]["rows"] == 6 - sum(removed)
+    assert quality.clean_revenue == pytest.approx(revenue)
+    assert_same_report(quality, clean_transactions(normalize(read_table(path), source=path.name).frame,
+                                                   rules=rules).report)
