@@ -12,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
@@ -33,12 +34,16 @@ def dataset_id(dataset: Dataset) -> str:
         frame = dataset.pl_frame
         types = [str(pl.String if t in (pl.Categorical, pl.Enum) else t) for t in frame.dtypes]
         digest.update(json.dumps(["polars", dataset.shape, frame.columns, types]).encode())
-        rows = None  # one hash per row, combined column by column
+        rows = None  # one hash per row, combined column by column in place (uint64 arithmetic wraps)
         for name in frame.columns:
-            hashed = _text_hash(frame[name])
-            rows = hashed if rows is None else (rows * 1_000_003) ^ hashed
+            hashed = _text_hash(frame[name]).to_numpy()
+            if rows is None:
+                rows = hashed.copy()
+            else:
+                rows *= np.uint64(1_000_003)
+                rows ^= hashed
         if rows is not None:
-            digest.update(rows.to_numpy().tobytes())
+            digest.update(rows.tobytes())
         return digest.hexdigest()[:16]
     frame = dataset.frame
     digest.update(json.dumps([dataset.shape, [str(c) for c in frame.columns],
