@@ -21,21 +21,23 @@ def _peak_rss() -> int:
 # ---- ingest -----------------------------------------------------------------------------------------------
 
 
-def polars_features(path: str) -> dict:
-    """Reference: a minimal polars lazy query for recency, frequency, monetary, first purchase date and average
-    order value per customer, with the usual filters (identified customers, positive quantity and price).
-    CSV dates are parsed with their explicit format."""
+def _scan(path: str):
+    """The reference's scan of the demo file (CSV dates parsed with their explicit format)."""
     import polars as pl
 
-    t = time.perf_counter()
     if path.endswith(".csv"):
         lf = pl.scan_csv(path, schema_overrides={"InvoiceNo": pl.String, "StockCode": pl.String,
                                                  "CustomerID": pl.Float64, "InvoiceDate": pl.String})
-        lf = lf.with_columns(pl.col("InvoiceDate").str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S"))
-    else:
-        lf = pl.scan_parquet(path)
-    out = (
-        lf.filter(pl.col("CustomerID").is_not_null() & (pl.col("Quantity") > 0) & (pl.col("UnitPrice") > 0))
+        return lf.with_columns(pl.col("InvoiceDate").str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S"))
+    return pl.scan_parquet(path)
+
+
+def _rfm(lf, keep):
+    """The reference's per-customer query on the rows ``keep`` selects."""
+    import polars as pl
+
+    return (
+        lf.filter(keep)
         .group_by("CustomerID")
         .agg(
             last=pl.col("InvoiceDate").max(),
@@ -51,6 +53,33 @@ def polars_features(path: str) -> dict:
         .select("CustomerID", "recency_days", "frequency", "monetary", "first_purchase", "avg_order_value")
         .collect()
     )
+
+
+def polars_features(path: str) -> dict:
+    """Reference: a minimal polars lazy query for recency, frequency, monetary, first purchase date and average
+    order value per customer, with the usual filters (identified customers, positive quantity and price).
+    CSV dates are parsed with their explicit format."""
+    import polars as pl
+
+    t = time.perf_counter()
+    out = _rfm(_scan(path), pl.col("CustomerID").is_not_null() & (pl.col("Quantity") > 0) & (pl.col("UnitPrice") > 0))
+    return {"seconds": time.perf_counter() - t, "customers": out.height}
+
+
+def polars_rules_floor(path: str) -> dict:
+    """Not a product path: the reference query with the product's six default cleaning rules added as plain
+    filters on the raw columns (dates and amounts present; no C/A order-id prefix; description not "adjust bad
+    debt"), i.e. the least that any implementation applying those rules must read and test. No normalisation,
+    no quality report (the rules' counts, also of the rules that are off), nothing kept for later steps."""
+    import polars as pl
+
+    t = time.perf_counter()
+    amount = pl.col("Quantity") * pl.col("UnitPrice")
+    keep = (pl.col("CustomerID").is_not_null() & (pl.col("Quantity") > 0) & (pl.col("UnitPrice") > 0)
+            & pl.col("InvoiceDate").is_not_null() & amount.is_finite()
+            & ~pl.col("InvoiceNo").cast(pl.String).str.contains("^[CcAa][0-9]")
+            & ~pl.col("Description").cast(pl.String).str.to_lowercase().str.contains("adjust bad debt", literal=True))
+    out = _rfm(_scan(path), keep)
     return {"seconds": time.perf_counter() - t, "customers": out.height}
 
 
@@ -226,8 +255,9 @@ def web_overview(data: str, clients: int, seconds: float) -> dict:
             "p50_ms": total["p50"], "p95_ms": total["p95"], "p99_ms": total["p99"]}
 
 
-CASES = {f.__name__: f for f in (polars_features, product_features, product_describe, store_dataset, describe_job,
-                                 sweep_product, sweep_sklearn, sweep_workers, web_overview)}
+CASES = {f.__name__: f for f in (polars_features, polars_rules_floor, product_features, product_describe,
+                                 store_dataset, describe_job, sweep_product, sweep_sklearn, sweep_workers,
+                                 web_overview)}
 
 
 def run_case(name: str, args: dict) -> dict:
