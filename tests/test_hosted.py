@@ -345,7 +345,7 @@ def test_signed_in_user_sees_only_their_team(hosted_app):
     assert "does not exist in your team" in json.dumps(shown) and "Champions" not in json.dumps(shown)
     described = call(bob, "ov-status.children", {"ov-job.data": A_DESCRIBE})
     assert "does not exist in your team" in json.dumps(described)
-    assert call(bob, "ov-charts.children", {"ov-rendered.data": A_DESCRIBE}) in ({}, {"ov-charts": {"children": ""}})
+    assert call(bob, "ov-charts.children", {"ov-painted.data": A_DESCRIBE}) in ({}, {"ov-charts": {"children": ""}})
     submitted = call(bob, "ov-job.data", {"store-dataset.data": "da", "store-rules.data": {}})
     assert "Dataset da does not exist" in json.dumps(submitted)
     client.jobs[A_JOB]["status"] = "running"
@@ -697,7 +697,7 @@ def test_real_bob_cannot_reach_alices_dataset_job_result_or_download(stack):
     forged_jobs = {"jobs": [{**stack.client.status(ids["a_describe"], team="A"), "result_keys": {}}]}
     forged = call(bob, "ov-status.children", {"ov-job.data": ids["a_describe"], "store-jobs.data": forged_jobs})
     assert "missing" in json.dumps(forged) and forged.get("ov-rendered", {}).get("data") is None
-    charts = call(bob, "ov-charts.children", {"ov-rendered.data": ids["a_describe"]})
+    charts = call(bob, "ov-charts.children", {"ov-painted.data": ids["a_describe"]})
     assert '"Graph"' not in json.dumps(charts)
     submitted = call(bob, "ov-job.data", {"store-dataset.data": ids["a_dataset"], "store-rules.data": {}})
     assert f"Dataset {ids['a_dataset']} does not exist" in json.dumps(submitted)

@@ -486,7 +486,11 @@ def test_overview_submits_describe_with_the_rules_and_shows_kpis(make_app, demo_
     summary = demo_results["describe"]["summary"]
     assert f"{summary['customers']:,}" in kpis and f"{summary['revenue']:,.2f}" in kpis
     assert out["ov-rendered"]["data"] == "x1"
-    charts = call(server, "ov-charts.children", {"ov-rendered.data": "x1"})
+    # the browser passes the rendered job on once the KPIs are painted; then the charts are asked for
+    relay = [d for d in server.get("/_dash-dependencies").get_json() if d["output"] == "ov-painted.data"]
+    assert [(i["id"], i["property"]) for i in relay[0]["inputs"]] == [("ov-rendered", "data")]
+    assert relay[0]["clientside_function"]["namespace"] == "_dashprivate_clientside_funcs"
+    charts = call(server, "ov-charts.children", {"ov-painted.data": "x1"})
     assert json.dumps(charts).count('"type": "Graph"') == 7
     # a running job: a spinner with its message, and nothing rendered yet
     client.jobs["x2"] = make_job("x2", status="running", message="Computing statistics")

@@ -44,6 +44,7 @@ DATA_MSG = "data-msg"
 OV_PIN = "ov-pin"  # the describe job in the URL (/results/<id>) or None
 OV_JOB = "ov-job"  # the describe job shown
 OV_RENDERED = "ov-rendered"  # the job whose result is on the page
+OV_PAINTED = "ov-painted"  # the same job once the browser has painted its KPIs (the charts follow)
 OV_MSG = "ov-msg"
 OV_HEADER = "ov-header"
 OV_STATUS = "ov-status"
