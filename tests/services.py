@@ -106,12 +106,24 @@ def worker_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _lower_priority(niceness: int):
+    """A ``preexec_fn`` running the child (after its new session is made) at ``niceness``, the way the launcher
+    starts the product's worker; None for 0."""
+    if not niceness:
+        return None
+    from workers.launcher import lower_priority
+
+    return lambda: lower_priority(niceness)
+
+
 class Worker:
     """``celery worker`` in its own process group; ``kill()`` is kill -9 of the whole group."""
 
-    def __init__(self, env: dict[str, str], *, concurrency: int = 1, name: str = "w1", log: Path | None = None):
+    def __init__(self, env: dict[str, str], *, concurrency: int = 1, name: str = "w1", log: Path | None = None,
+                 niceness: int = 0):
         self.env = env
         self.concurrency = concurrency
+        self.niceness = niceness  # > 0: run at that lower priority, as `make run` runs its worker
         self.name = name
         self.log = log
         self.proc: subprocess.Popen | None = None
@@ -123,6 +135,7 @@ class Worker:
              "--pool", "prefork", "--concurrency", str(self.concurrency), "-n", f"{self.name}@%h",
              "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
             cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_lower_priority(self.niceness),
         )
         return self
 

@@ -35,13 +35,18 @@ from tests.browser_helpers import (
 )
 from tests.services import wait_for
 from tests.test_jobs import Stack
+from workers.launcher import WORKER_NICE
 
 TEAM = "local"
 FINAL = ("done", "failed", "cancelled")
-# Click to content while a sweep keeps both cores busy. Was 1.0 s (measured 0.13-0.62 s in earlier sessions);
-# since the Overview's per-process figure cache (load test) the Overview's KPIs take 0.9-1.4 s in CI (local
-# 0.36-0.90 s), cause not yet found: raised to 2.0 s and reported as an open regression, not a target.
-PAGE_SWITCH_LIMIT = 2.0
+# Click to the first frame painted with the content, while a sweep keeps both cores busy (the worker niced as
+# `make run` starts it), measured on the page's clock: 0.09-0.21 s for every page on this machine. The bound had
+# been raised to 2.0 s for an Overview "regression" (0.5-1.4 s) that was Playwright's measurement: its visibility
+# polling runs on the page's main thread and waited for the seven charts to be drawn, while the KPIs had been
+# painted at 0.11-0.19 s (measured both before and after overview.AFTER_PAINT_JS, which makes that order certain).
+# Playwright's own wait keeps the looser bound.
+PAGE_SWITCH_LIMIT = 1.0
+WAITED_LIMIT = 2.0
 CITY_GROUPS = {frozenset({"Chicago", "Houston"}), frozenset({"New York"}), frozenset({"Los Angeles", "Miami"}),
                frozenset({"San Francisco"})}
 
@@ -58,6 +63,7 @@ class Env:
         watcher.watch(self.page)
         self.switch_times: list[tuple[str, float]] = []
         self.later_times: list[tuple[str, float]] = []
+        self.waited_times: list[tuple[str, float]] = []
         self._cluster_job: str | None = None
 
     @property
@@ -121,7 +127,7 @@ def env(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     folder = tmp_path_factory.mktemp("browser")
-    stack = Stack(folder, concurrency=2)
+    stack = Stack(folder, concurrency=2, worker_niceness=WORKER_NICE)  # as `make run` starts its worker
     app = None
     try:
         stack.add_worker()
@@ -198,17 +204,38 @@ def wait_new_job(env: Env, kind: str, before: set[str], timeout: float = 20) -> 
                     timeout, what=f"a new {kind} job")
 
 
+# Installed before a timed click: the click's time, and the time of the first animation frame (painted right after)
+# in which the selector matches, both on the page's clock.
+PAINT_WATCH_JS = """
+sel => {
+    const watch = window.__switch = {clicked: null, shown: null};
+    document.addEventListener('click', () => { watch.clicked = performance.now(); }, {capture: true, once: true});
+    const seen = () => {
+        if (watch.clicked === null || watch.shown !== null || !document.querySelector(sel)) { return; }
+        requestAnimationFrame(() => { if (watch.shown === null) { watch.shown = performance.now(); } });
+    };
+    new MutationObserver(seen).observe(document.body, {childList: true, subtree: true});
+}
+"""
+
+
 def timed_switch(env: Env, name: str, ready_selector: str, then: str | None = None) -> float:
-    """Seconds from the click on a navbar link until ``ready_selector`` is visible (recorded); ``then``: a
-    selector that follows later (the Overview's charts), timed for the printout only."""
+    """Seconds from the click on a navbar link to the first frame painted with ``ready_selector`` in the page, on
+    the page's own clock (recorded in ``switch_times``). Playwright's own wait (``waited``) is printed only: it
+    polls on the page's main thread, so while the charts that follow are drawn it can notice content long after it
+    was painted. ``then``: a selector that follows later (the Overview's charts), timed for the printout only."""
+    env.page.evaluate(PAINT_WATCH_JS, ready_selector)
     start = time.perf_counter()
     env.nav(name)
     env.page.locator(ready_selector).first.wait_for(state="visible", timeout=10_000)
-    elapsed = time.perf_counter() - start
-    env.switch_times.append((name, elapsed))
+    env.waited_times.append((name, time.perf_counter() - start))
     if then:
         env.page.locator(then).first.wait_for(state="visible", timeout=10_000)
         env.later_times.append((name, time.perf_counter() - start))
+    watch = wait_for(lambda: (w := env.page.evaluate("() => window.__switch"))["shown"] is not None and w, 5,
+                     what=f"the {name} page's paint time")
+    elapsed = (watch["shown"] - watch["clicked"]) / 1000
+    env.switch_times.append((name, elapsed))
     return elapsed
 
 
@@ -414,14 +441,16 @@ def test_d_e_reload_mid_sweep_and_fast_page_switches(env):
         timed_switch(env, "data", "#data-datasets-table")
     timed_switch(env, "overview", ".kpi-card .kpi-value", then="#ov-charts .js-plotly-plot")
     status = env.client.status(sweep["id"], team=TEAM)
-    print("\npage switches during the sweep (s, click to content): "
+    print("\npage switches during the sweep (s, click to the first frame painted with the content): "
           + ", ".join(f"{n} {t:.2f}" for n, t in env.switch_times)
+          + "\nthe same, as Playwright's wait saw them (s): " + ", ".join(f"{n} {t:.2f}" for n, t in env.waited_times)
           + "\nOverview until its first chart is drawn (s): " + ", ".join(f"{t:.2f}" for _, t in env.later_times)
           + f"\nsweep at {status['progress_done']}/{status['progress_total']} ({status['status']}) after them")
     assert status["status"] == "running", "the sweep finished before the page switches were measured"
     overview_times = [t for n, t in env.switch_times if n == "overview"]
     assert max(overview_times) < PAGE_SWITCH_LIMIT, env.switch_times
     assert max(t for _, t in env.switch_times) < PAGE_SWITCH_LIMIT, env.switch_times
+    assert max(t for _, t in env.waited_times) < WAITED_LIMIT, env.waited_times
 
     # d. reload mid-sweep: the same job, with its live progress
     env.nav("segments")

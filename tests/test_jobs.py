@@ -21,17 +21,18 @@ METRICS = ("inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "stab
 class Stack:
     """Redis + one worker + a client, all pointing at the same temporary data directory."""
 
-    def __init__(self, folder, *, concurrency: int = 2) -> None:
+    def __init__(self, folder, *, concurrency: int = 2, worker_niceness: int = 0) -> None:
         self.folder = folder
         self.redis = RedisServer(folder / "redis").start()
         self.env = worker_env(self.redis.url, folder / "data")
         self.client = Client(load_settings(self.env))
         self.workers: list[Worker] = []
         self.concurrency = concurrency
+        self.worker_niceness = worker_niceness
 
     def add_worker(self, name: str | None = None) -> Worker:
         worker = Worker(self.env, concurrency=self.concurrency, name=name or f"w{len(self.workers) + 1}",
-                        log=self.folder / "worker.log").start()
+                        log=self.folder / "worker.log", niceness=self.worker_niceness).start()
         worker.wait_ready(self.client)
         self.workers.append(worker)
         return worker
