@@ -332,7 +332,8 @@ class Browser:
         if not rendered or (self.expected_describe and rendered != self.expected_describe):
             self.report.record("cb overview status+KPIs", None, f"no KPIs rendered (ov-rendered={rendered!r})")
             return False
-        charts = await self.callback("cb overview charts", "ov-charts.children", ["ov-rendered.data"])
+        self.values["ov-painted.data"] = rendered  # the renderer's clientside relay (overview.AFTER_PAINT_JS)
+        charts = await self.callback("cb overview charts", "ov-charts.children", ["ov-painted.data"])
         if charts is None:
             return False
         text = json.dumps(charts, separators=(",", ":"))
