@@ -100,7 +100,7 @@ _FAST_FROM = 100_000
 _FIT_SAMPLE = 25_000
 _REFINE_ITER = 6
 _SILHOUETTE_BLOCK = 256
-_SUMS_BLOCK = 1024
+_SUMS_BLOCK = 1024  # a multiple of _SILHOUETTE_BLOCK: distances recomputed per block equal the matrix's
 # The silhouette pool's distance matrix is kept (float32, m x m: 400 MB at the default 10,000) up to this
 # many rows; above it distances are recomputed in blocks for each k.
 _POOL_MATRIX_MAX = 12_000
@@ -492,12 +492,16 @@ def _pool_rows(n: int, size: int, random_state: int) -> np.ndarray:
     return np.sort(rng.choice(n, size=min(size, n), replace=False))
 
 
-def _silhouette_pool(X: np.ndarray, sample_size: int, random_state: int) -> _SilhouettePool:
-    """Draw the pool and (m <= ``_POOL_MATRIX_MAX``) compute its distance matrix once for every k."""
+def _silhouette_pool(X: np.ndarray, sample_size: int, random_state: int, *, matrix: bool = True) -> _SilhouettePool:
+    """Draw the pool and (``matrix`` and m <= ``_POOL_MATRIX_MAX``) compute its distance matrix once for every k.
+
+    Without the matrix each k recomputes the distances block by block, with the same products (the blocks are
+    aligned), so the scores are identical: cheaper for a single k (one fan-out part), which would use the
+    400 MB matrix once."""
     idx = _pool_rows(X.shape[0], sample_size, random_state)
     Xs = X[idx]
     Xc = (Xs - Xs.mean(axis=0)).astype(np.float32)
-    dist = _distances(Xc, Xc, same=True) if idx.size <= _POOL_MATRIX_MAX else None
+    dist = _distances(Xc, Xc, same=True) if matrix and idx.size <= _POOL_MATRIX_MAX else None
     return _SilhouettePool(idx=idx, Xc=Xc, dist=dist, rng_key=random_state)
 
 
@@ -974,8 +978,8 @@ def _evaluate_large(
     if data is None:
         data = _large(X)
     fit, stats = _fit_large(X, k, random_state, n_init, 300, data)
-    if pool is None:
-        pool = _silhouette_pool(X, sample_size, random_state)
+    if pool is None:  # one k: its distances block by block (same values; no matrix built for one use)
+        pool = _silhouette_pool(X, sample_size, random_state, matrix=False)
     silhouette, sample = _silhouette_pooled(X, fit.labels, pool, k)
     n_labels = int(np.unique(fit.labels[sample]).size)
     scores: dict[str, float | None] = dict.fromkeys(METRICS)

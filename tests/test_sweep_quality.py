@@ -9,6 +9,7 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+from threadpoolctl import threadpool_limits
 
 from analysis import clustering
 from analysis.clustering import SweepPoint, evaluate_k, fit_kmeans, recommend_k, silhouette_sample, sweep_k
@@ -101,3 +102,19 @@ def test_pooled_silhouette_tops_up_small_clusters(blobs):
     assert value == pytest.approx(clustering._silhouette(blobs, labels, sample), abs=1e-5)
     again, _ = clustering._silhouette_pooled(blobs, labels, pool, 3)
     assert again == value
+
+
+def test_one_k_scores_without_the_pool_matrix_equal_the_sweep(blobs, fast):
+    """One k alone (a fan-out part: evaluate_k) recomputes the pool's distances block by block; the in-process
+    sweep builds the pool's distance matrix once for all ks: the silhouettes are the same to the last bit (with
+    one BLAS thread, as the sweep runs each k and as workers run; more threads may round the products
+    differently)."""
+    assert clustering._SUMS_BLOCK % clustering._SILHOUETTE_BLOCK == 0
+    swept = sweep_k(blobs, [3, 5], random_state=2, n_init=2, stability_seeds=0, silhouette_sample_size=3_000)
+    for point in swept.points:
+        with threadpool_limits(1):
+            one = evaluate_k(blobs, point.k, random_state=2, n_init=2, stability_seeds=0,
+                             silhouette_sample_size=3_000)
+        assert one.inertia == point.inertia
+        assert one.silhouette == point.silhouette, point.k
+        assert one.silhouette_sample_size == point.silhouette_sample_size
