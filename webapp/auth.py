@@ -299,11 +299,17 @@ def _private(response: flask.Response) -> flask.Response:
 
 
 # A page whose session ended (expired, signed out elsewhere, user removed) goes to the sign-in page at its next
-# callback instead of silently not updating.
+# callback instead of silently not updating. Not while this page signs out: a callback still running then (the
+# Overview's charts follow its KPIs) gets a 401 once the session is gone, and navigating from it cut off the sign-out
+# form's own answer (the "signed out" page).
 SESSION_SCRIPT = """<script>
 (function () {
   var original = window.fetch;
   var redirecting = false;
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form && form.getAttribute && form.getAttribute("action") === "LOGOUT_PATH") { redirecting = true; }
+  }, true);
   window.fetch = function (input) {
     return original.apply(this, arguments).then(function (response) {
       var url = typeof input === "string" ? input : (input && input.url) || "";
@@ -316,7 +322,7 @@ SESSION_SCRIPT = """<script>
     });
   };
 })();
-</script>"""
+</script>""".replace("LOGOUT_PATH", LOGOUT)
 
 
 def install(app: dash.Dash, settings: HostedSettings) -> Auth:
