@@ -208,13 +208,16 @@ def wait_new_job(env: Env, kind: str, before: set[str], timeout: float = 20) -> 
 # in which the selector matches, both on the page's clock.
 PAINT_WATCH_JS = """
 sel => {
+    if (window.__switch) { window.__switch.observer.disconnect(); }  // the previous switch's watch
     const watch = window.__switch = {clicked: null, shown: null};
     document.addEventListener('click', () => { watch.clicked = performance.now(); }, {capture: true, once: true});
     const seen = () => {
         if (watch.clicked === null || watch.shown !== null || !document.querySelector(sel)) { return; }
-        requestAnimationFrame(() => { if (watch.shown === null) { watch.shown = performance.now(); } });
+        watch.observer.disconnect();
+        requestAnimationFrame(() => { watch.shown = performance.now(); });
     };
-    new MutationObserver(seen).observe(document.body, {childList: true, subtree: true});
+    watch.observer = new MutationObserver(seen);
+    watch.observer.observe(document.body, {childList: true, subtree: true});
 }
 """
 
@@ -232,7 +235,8 @@ def timed_switch(env: Env, name: str, ready_selector: str, then: str | None = No
     if then:
         env.page.locator(then).first.wait_for(state="visible", timeout=10_000)
         env.later_times.append((name, time.perf_counter() - start))
-    watch = wait_for(lambda: (w := env.page.evaluate("() => window.__switch"))["shown"] is not None and w, 5,
+    read = "() => ({clicked: window.__switch.clicked, shown: window.__switch.shown})"
+    watch = wait_for(lambda: (w := env.page.evaluate(read))["shown"] is not None and w, 5,
                      what=f"the {name} page's paint time")
     elapsed = (watch["shown"] - watch["clicked"]) / 1000
     env.switch_times.append((name, elapsed))
